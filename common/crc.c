@@ -1,0 +1,47 @@
+/* crc.c: table-driven CRC-16/MODBUS and CRC-32C. */
+#include <pthread.h>
+
+#include "crc.h"
+
+static uint16_t crc16_table[256];
+static uint32_t crc32c_table[256];
+static pthread_once_t crc_once = PTHREAD_ONCE_INIT;
+
+static void
+crc_tables_init(void)
+{
+	for (uint32_t i = 0; i < 256; i++) {
+		uint16_t c16 = (uint16_t)i;
+		uint32_t c32 = i;
+		for (int k = 0; k < 8; k++) {
+			c16 = (c16 & 1) ? (uint16_t)((c16 >> 1) ^ 0xA001) : (uint16_t)(c16 >> 1);
+			c32 = (c32 & 1) ? (c32 >> 1) ^ 0x82F63B78u : c32 >> 1;
+		}
+		crc16_table[i] = c16;
+		crc32c_table[i] = c32;
+	}
+}
+
+uint16_t
+toll_crc16_modbus(const void *data, size_t len)
+{
+	const uint8_t *p = data;
+	uint16_t crc = 0xFFFF;
+
+	pthread_once(&crc_once, crc_tables_init);
+	for (size_t i = 0; i < len; i++)
+		crc = (uint16_t)((crc >> 8) ^ crc16_table[(crc ^ p[i]) & 0xFF]);
+	return crc;
+}
+
+uint32_t
+toll_crc32c(uint32_t crc, const void *data, size_t len)
+{
+	const uint8_t *p = data;
+
+	pthread_once(&crc_once, crc_tables_init);
+	crc = ~crc;
+	for (size_t i = 0; i < len; i++)
+		crc = (crc >> 8) ^ crc32c_table[(crc ^ p[i]) & 0xFF];
+	return ~crc;
+}

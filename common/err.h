@@ -1,0 +1,40 @@
+/* err.h: the project's error codes and their text.
+ *
+ * Functions return 0 or a negative TOLL_E* code; the text comes from
+ * toll_strerror().  Errors from a foreign library are translated into these
+ * codes in exactly one file per library. */
+#ifndef TOLL_ERR_H
+#define TOLL_ERR_H
+
+/* X(NAME, value, text) */
+#define TOLL_ERRORS(X)                                                     \
+	X(TOLL_OK, 0, "success")                                           \
+	X(TOLL_ENOMEM, -1, "out of memory")                                \
+	X(TOLL_EINVAL, -2, "invalid argument")                             \
+	X(TOLL_ESHORT, -3, "input truncated")                              \
+	X(TOLL_ENOSPACE, -4, "output buffer too small")                    \
+	X(TOLL_ECRC, -5, "checksum mismatch")                              \
+	X(TOLL_EFORMAT, -6, "malformed input")                             \
+	X(TOLL_ERANGE, -7, "value out of range")                           \
+	X(TOLL_EVERSION, -8, "unsupported format version")                 \
+	X(TOLL_ESYS, -9, "system call failed")                             \
+	X(TOLL_ETIMEDOUT, -10, "timed out")                                \
+	X(TOLL_ENOTFOUND, -11, "not found")                                \
+	X(TOLL_EEXIST, -12, "already exists")                              \
+	X(TOLL_EBUSY, -13, "resource busy")                                \
+	X(TOLL_EMODBUS, -14, "modbus error")                               \
+	X(TOLL_EEXCEPTION, -15, "modbus exception from device")            \
+	X(TOLL_ECONFIG, -16, "invalid configuration")                      \
+	X(TOLL_EEMPTY, -17, "nothing there")                               \
+	X(TOLL_ECLOSED, -18, "connection closed")
+
+enum toll_err {
+#define TOLL_ERR_ENUM(name, value, text) name = (value),
+	TOLL_ERRORS(TOLL_ERR_ENUM)
+#undef TOLL_ERR_ENUM
+};
+
+/* Text for a TOLL_E* code; never NULL. */
+const char *toll_strerror(int err);
+
+#endif
