@@ -164,7 +164,7 @@ sim_cmd_parse(const char *line, int with_time, unsigned nlanes,
 		}
 #define NEED_VAL()                                                                   \
 	do {                                                                         \
-		if (val == NULL)                                                     \
+		if (val == NULL || *val == 0)                                        \
 			return fail(err, errlen, "'%s' needs a value (%s=...)", key, key); \
 	} while (0)
 		if (strcmp(key, "lane") == 0) {
@@ -278,8 +278,8 @@ sim_cmd_parse(const char *line, int with_time, unsigned nlanes,
 	case SIM_CMD_TAG:
 		if (cmd->lane < 0)
 			return fail(err, errlen, "missing lane=N");
-		if (have_epc == 0 && cmd->kind == SIM_CMD_TAG)
-			return fail(err, errlen, "missing epc=HEX");
+		if (have_epc <= 0 && cmd->kind == SIM_CMD_TAG)
+			return fail(err, errlen, "a tag needs epc=HEX");
 		if (have_epc == 0)
 			return fail(err, errlen, "missing epc=HEX (or notag)");
 		if (have_epc < 0 && (cmd->v.unreadable || cmd->v.has_tid))
@@ -410,83 +410,132 @@ sim_scenario_add(struct sim_scenario *s, const struct sim_cmd *cmd)
 	return 0;
 }
 
-/* Stable sort by time: insertion into place, cheap for nearly sorted files. */
-static void
+struct order {
+	int64_t at_ms;
+	size_t idx;
+};
+
+static int
+order_cmp(const void *a, const void *b)
+{
+	const struct order *x = a, *y = b;
+	if (x->at_ms != y->at_ms)
+		return x->at_ms < y->at_ms ? -1 : 1;
+	return x->idx < y->idx ? -1 : x->idx > y->idx;
+}
+
+/* Sort by time, keeping file order for equal times. */
+static int
 scenario_sort(struct sim_scenario *s)
 {
-	for (size_t i = 1; i < s->n; i++) {
-		struct sim_cmd c = s->cmds[i];
-		size_t j = i;
-		while (j > 0 && s->cmds[j - 1].at_ms > c.at_ms) {
-			s->cmds[j] = s->cmds[j - 1];
-			j--;
-		}
-		s->cmds[j] = c;
+	struct order *o;
+	struct sim_cmd *sorted;
+
+	if (s->n < 2)
+		return 0;
+	o = malloc(s->n * sizeof(*o));
+	sorted = malloc(s->n * sizeof(*sorted));
+	if (o == NULL || sorted == NULL) {
+		free(o);
+		free(sorted);
+		return TOLL_ENOMEM;
 	}
+	for (size_t i = 0; i < s->n; i++) {
+		o[i].at_ms = s->cmds[i].at_ms;
+		o[i].idx = i;
+	}
+	qsort(o, s->n, sizeof(*o), order_cmp);
+	for (size_t i = 0; i < s->n; i++)
+		sorted[i] = s->cmds[o[i].idx];
+	free(o);
+	free(s->cmds);
+	s->cmds = sorted;
+	s->cap = s->n;
+	return 0;
+}
+
+/* One line of a scenario file; *have_header tracks the version line. */
+static int
+load_line(struct sim_scenario *s, char *p, const char *name, unsigned lineno,
+	  unsigned nlanes, int *have_header, char *err, size_t errlen)
+{
+	struct sim_cmd cmd;
+	char msg[256];
+	int64_t n;
+
+	if (!*have_header) {
+		if (strncmp(p, "toll-sim-scenario ", 18) != 0)
+			return fail(err, errlen, "%s:%u: not a toll-sim scenario (want 'toll-sim-scenario %d')",
+				    name, lineno, SIM_SCENARIO_VERSION);
+		if (parse_i64(p + 18, 1, 1000, &n) != 0 || n != SIM_SCENARIO_VERSION)
+			return fail(err, errlen, "%s:%u: unsupported scenario version '%s' (this is version %d)",
+				    name, lineno, p + 18, SIM_SCENARIO_VERSION);
+		*have_header = 1;
+		return 0;
+	}
+	if (strncmp(p, "seed ", 5) == 0) {
+		char *end;
+		errno = 0;
+		s->seed = strtoull(p + 5, &end, 10);
+		if (errno != 0 || *end != 0 || p[5] < '0' || p[5] > '9')
+			return fail(err, errlen, "%s:%u: bad seed", name, lineno);
+		s->has_seed = 1;
+		return 0;
+	}
+	if (strncmp(p, "lanes ", 6) == 0) {
+		if (parse_i64(p + 6, 1, 1024, &n) != 0)
+			return fail(err, errlen, "%s:%u: bad lanes", name, lineno);
+		if ((unsigned)n > nlanes)
+			return fail(err, errlen, "%s:%u: scenario made for %d lanes, simulator has %u",
+				    name, lineno, (int)n, nlanes);
+		return 0;
+	}
+	if (sim_cmd_parse(p, 1, nlanes, &cmd, msg, sizeof(msg)) != 0)
+		return fail(err, errlen, "%s:%u: %s", name, lineno, msg);
+	if (sim_scenario_add(s, &cmd) != 0)
+		return fail(err, errlen, "%s:%u: too many commands (at most %d)",
+			    name, lineno, SIM_SCENARIO_MAX_CMDS);
+	return 0;
 }
 
 int
 sim_scenario_load(struct sim_scenario *s, FILE *f, const char *name,
 		  unsigned nlanes, char *err, size_t errlen)
 {
-	char line[SIM_LINE_MAX + 2];
-	char msg[256];
+	char *line = NULL;
+	size_t linecap = 0;
+	ssize_t got;
 	unsigned lineno = 0;
-	int have_header = 0;
+	int have_header = 0, rc = 0;
 
-	while (fgets(line, sizeof(line), f) != NULL) {
-		size_t len = strlen(line);
+	while (rc == 0 && (got = getline(&line, &linecap, f)) >= 0) {
 		char *p = line;
-		struct sim_cmd cmd;
-		int64_t n;
 
 		lineno++;
-		if (len == sizeof(line) - 1 && line[len - 1] != '\n')
-			return fail(err, errlen, "%s:%u: line too long", name, lineno);
+		if (got > SIM_LINE_MAX) {
+			rc = fail(err, errlen, "%s:%u: line longer than %d characters",
+				  name, lineno, SIM_LINE_MAX);
+			break;
+		}
+		if ((size_t)got != strlen(line)) {
+			rc = fail(err, errlen, "%s:%u: NUL byte in the line", name, lineno);
+			break;
+		}
+		line[strcspn(line, "\r\n")] = 0;
 		while (*p == ' ' || *p == '\t')
 			p++;
-		if (*p == '#' || *p == '\n' || *p == '\r' || *p == 0)
+		if (*p == '#' || *p == 0)
 			continue;
-		line[strcspn(line, "\r\n")] = 0;
-		if (!have_header) {
-			if (strncmp(p, "toll-sim-scenario ", 18) != 0)
-				return fail(err, errlen, "%s:%u: not a toll-sim scenario (want 'toll-sim-scenario %d')",
-					    name, lineno, SIM_SCENARIO_VERSION);
-			if (parse_i64(p + 18, 1, 1000, &n) != 0 || n != SIM_SCENARIO_VERSION)
-				return fail(err, errlen, "%s:%u: unsupported scenario version '%s' (this is version %d)",
-					    name, lineno, p + 18, SIM_SCENARIO_VERSION);
-			have_header = 1;
-			continue;
-		}
-		if (strncmp(p, "seed ", 5) == 0) {
-			char *end;
-			errno = 0;
-			s->seed = strtoull(p + 5, &end, 10);
-			if (errno != 0 || *end != 0)
-				return fail(err, errlen, "%s:%u: bad seed", name, lineno);
-			s->has_seed = 1;
-			continue;
-		}
-		if (strncmp(p, "lanes ", 6) == 0) {
-			if (parse_i64(p + 6, 1, 1024, &n) != 0)
-				return fail(err, errlen, "%s:%u: bad lanes", name, lineno);
-			if ((unsigned)n > nlanes)
-				return fail(err, errlen, "%s:%u: scenario made for %d lanes, simulator has %u",
-					    name, lineno, (int)n, nlanes);
-			continue;
-		}
-		if (sim_cmd_parse(p, 1, nlanes, &cmd, msg, sizeof(msg)) != 0)
-			return fail(err, errlen, "%s:%u: %s", name, lineno, msg);
-		if (sim_scenario_add(s, &cmd) != 0)
-			return fail(err, errlen, "%s:%u: too many commands (at most %d)",
-				    name, lineno, SIM_SCENARIO_MAX_CMDS);
+		rc = load_line(s, p, name, lineno, nlanes, &have_header, err, errlen);
 	}
+	free(line);
+	if (rc != 0)
+		return rc;
 	if (ferror(f))
 		return fail(err, errlen, "%s: read error", name);
 	if (!have_header)
 		return fail(err, errlen, "%s: empty, not a toll-sim scenario", name);
-	scenario_sort(s);
-	return 0;
+	return scenario_sort(s);
 }
 
 int
@@ -602,8 +651,7 @@ sim_scenario_generate(struct sim_scenario *s, uint64_t seed,
 				return rc;
 		}
 	}
-	scenario_sort(s);
-	return 0;
+	return scenario_sort(s);
 }
 
 int
