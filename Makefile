@@ -51,6 +51,10 @@ MODBUS_CFLAGS := $(call pkg_cflags,libmodbus)
 MODBUS_LIBS := $(call pkg_libs,libmodbus)
 CHECK_CFLAGS := $(call pkg_cflags,check)
 CHECK_LIBS := $(call pkg_libs,check)
+CRYPTO_CFLAGS := $(call pkg_cflags,libcrypto)
+CRYPTO_LIBS := $(call pkg_libs,libcrypto)
+# common/ uses OpenSSL (crypto, hashing), so everything links it
+LDLIBS_BASE += $(CRYPTO_LIBS) -lm
 
 PROGRAMS :=
 TOOLS :=
@@ -66,6 +70,7 @@ all:
 include common/module.mk
 include firmware-interface/module.mk
 include sim/module.mk
+include lane-controller/module.mk
 include tests/module.mk
 
 all: $(PROGRAMS) $(TOOLS)

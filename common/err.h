@@ -26,7 +26,14 @@
 	X(TOLL_EEXCEPTION, -15, "modbus exception from device")            \
 	X(TOLL_ECONFIG, -16, "invalid configuration")                      \
 	X(TOLL_EEMPTY, -17, "nothing there")                               \
-	X(TOLL_ECLOSED, -18, "connection closed")
+	X(TOLL_ECLOSED, -18, "connection closed")                          \
+	X(TOLL_EBADSIG, -19, "signature does not verify")                  \
+	X(TOLL_ECRYPTO, -20, "cryptographic library error")                \
+	X(TOLL_ECORRUPT, -21, "stored data corrupted")                     \
+	X(TOLL_EFULL, -22, "storage full")                                 \
+	X(TOLL_ECHAIN, -23, "hash chain broken")                           \
+	X(TOLL_ESEQ, -24, "sequence out of order")                         \
+	X(TOLL_EPERM, -25, "permission denied")
 
 enum toll_err {
 #define TOLL_ERR_ENUM(name, value, text) name = (value),

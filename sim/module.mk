@@ -19,5 +19,5 @@ $(SIM_CORE_LIB): $(SIM_CORE_OBJS)
 $(BIN)/toll-sim: $(SIM_PROG_OBJS) $(SIM_CORE_LIB) $(FWI_LIB) $(COMMON_LIB)
 	@mkdir -p $(dir $@)
 	$(call quiet,LD,$@)
-	$(Q)$(CC) $(ALL_CFLAGS) $^ -o $@ $(MODBUS_LIBS) $(LDLIBS_BASE) -lm
+	$(Q)$(CC) $(ALL_CFLAGS) $^ -o $@ $(MODBUS_LIBS) $(LDLIBS_BASE)
 PROGRAMS += $(BIN)/toll-sim

@@ -7,11 +7,11 @@
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_TESTS := $(UNIT_SRCS:tests/unit/%.c=$(TESTBIN)/unit/%)
 DEPS += $(UNIT_SRCS:%.c=$(OBJ)/%.d)
-$(UNIT_SRCS:%.c=$(OBJ)/%.o): EXTRA_CFLAGS = $(CHECK_CFLAGS) $(MODBUS_CFLAGS) -Isim
-$(TESTBIN)/unit/%: $(OBJ)/tests/unit/%.o $(SIM_CORE_LIB) $(FWI_LIB) $(COMMON_LIB)
+$(UNIT_SRCS:%.c=$(OBJ)/%.o): EXTRA_CFLAGS = $(CHECK_CFLAGS) $(MODBUS_CFLAGS) -Isim -Ilane-controller
+$(TESTBIN)/unit/%: $(OBJ)/tests/unit/%.o $(LANE_CORE_LIB) $(SIM_CORE_LIB) $(FWI_LIB) $(COMMON_LIB)
 	@mkdir -p $(dir $@)
 	$(call quiet,LD,$@)
-	$(Q)$(CC) $(ALL_CFLAGS) $^ -o $@ $(CHECK_LIBS) $(MODBUS_LIBS) $(LDLIBS_BASE) -lm
+	$(Q)$(CC) $(ALL_CFLAGS) $^ -o $@ $(CHECK_LIBS) $(MODBUS_LIBS) $(LDLIBS_BASE)
 
 # Integration programs: tests/integration/test_*.c (libmodbus clients that
 # start the real daemons); shell tests are run from their source folder.
@@ -33,19 +33,19 @@ FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_NAMES := $(FUZZ_SRCS:tests/fuzz/fuzz_%.c=%)
 FUZZ_REPLAYS := $(FUZZ_NAMES:%=$(TESTBIN)/fuzz/fuzz_%-replay)
 DEPS += $(FUZZ_SRCS:%.c=$(OBJ)/%.d) $(OBJ)/tests/fuzz/replay_main.d
-$(FUZZ_SRCS:%.c=$(OBJ)/%.o): EXTRA_CFLAGS = -Isim
-$(TESTBIN)/fuzz/fuzz_%-replay: $(OBJ)/tests/fuzz/fuzz_%.o $(OBJ)/tests/fuzz/replay_main.o $(SIM_CORE_LIB) $(FWI_LIB) $(COMMON_LIB)
+$(FUZZ_SRCS:%.c=$(OBJ)/%.o): EXTRA_CFLAGS = -Isim -Ilane-controller
+$(TESTBIN)/fuzz/fuzz_%-replay: $(OBJ)/tests/fuzz/fuzz_%.o $(OBJ)/tests/fuzz/replay_main.o $(LANE_CORE_LIB) $(SIM_CORE_LIB) $(FWI_LIB) $(COMMON_LIB)
 	@mkdir -p $(dir $@)
 	$(call quiet,LD,$@)
-	$(Q)$(CC) $(ALL_CFLAGS) $^ -o $@ $(LDLIBS_BASE) -lm
+	$(Q)$(CC) $(ALL_CFLAGS) $^ -o $@ $(LDLIBS_BASE)
 
 FUZZ_CC ?= clang
 fuzz:
 	@mkdir -p build/fuzz
 	@for n in $(FUZZ_NAMES); do \
 		echo "building build/fuzz/fuzz_$$n"; \
-		$(FUZZ_CC) -g -O1 -fsanitize=fuzzer,address,undefined $(CPPFLAGS) -Isim \
-			tests/fuzz/fuzz_$$n.c $(FWI_SRCS) $(COMMON_SRCS) $(SIM_CORE_SRCS) \
-			-o build/fuzz/fuzz_$$n -lpthread -lm || exit 1; \
+		$(FUZZ_CC) -g -O1 -fsanitize=fuzzer,address,undefined $(CPPFLAGS) -Isim -Ilane-controller \
+			tests/fuzz/fuzz_$$n.c $(FWI_SRCS) $(COMMON_SRCS) $(SIM_CORE_SRCS) $(LANE_CORE_SRCS) \
+			-o build/fuzz/fuzz_$$n $(LDLIBS_BASE) || exit 1; \
 	done
 	@echo "run: build/fuzz/fuzz_NAME tests/fuzz/corpus/NAME"
