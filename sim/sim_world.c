@@ -10,10 +10,10 @@
 #include "sim_world.h"
 
 #define SPAWN_FRONT_M (-40.0)
-#define FIELD_START_M (-12.0)
-#define FIELD_END_M 0.0
+#define FIELD_START_M (-10.0)
+#define FIELD_END_M (-1.0)
 #define TAG_BEHIND_FRONT_M 1.5
-#define ENTRY_LOOP_START_M (-4.5)
+#define ENTRY_LOOP_START_M (-9.0)
 #define ENTRY_LOOP_END_M (-0.5)
 #define STOP_LINE_M (-0.5)
 #define ARM_START_M (-0.3)

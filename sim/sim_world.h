@@ -3,8 +3,9 @@
  *
  * Geometry of a barrier lane, metres along the lane, barrier line at 0:
  *   vehicles appear with their front at -40; the reader's field covers the
- *   windscreen tag (1.5 m behind the front) from -12 to 0; the entry loop
- *   covers -4.5 to -0.5; a vehicle stops with its front at the stop line
+ *   windscreen tag (1.5 m behind the front) from -10 to -1, under the
+ *   gantry, where the entry (presence) loop covers -9 to -0.5, so a vehicle
+ *   whose tag is read is on the loop; a vehicle stops with its front at the stop line
  *   (-0.5) until the barrier is at its open limit; the barrier arm spans
  *   -0.3 to 0.3; the exit loop covers 1 to 4; a vehicle is gone when its
  *   rear passes 15.  A vehicle waits at most max_wait_ms at a closed barrier,
