@@ -16,6 +16,20 @@
 
 int itest_passed, itest_failed;
 
+/* Every process a test starts is killed at exit, whatever path the test
+ * took out, so no simulator or daemon outlives its test. */
+#define ITEST_MAX_PROCS 64
+static struct itest_proc *procs[ITEST_MAX_PROCS];
+static int nprocs, atexit_set;
+
+static void
+kill_survivors(void)
+{
+	for (int i = 0; i < nprocs; i++)
+		if (procs[i] != NULL && procs[i]->pid > 0)
+			itest_kill9(procs[i]);
+}
+
 int64_t
 itest_now_ms(void)
 {
@@ -82,6 +96,15 @@ int
 itest_start(struct itest_proc *p, const char *log, char *const argv[])
 {
 	snprintf(p->log, sizeof(p->log), "%s", log);
+	if (!atexit_set) {
+		atexit(kill_survivors);
+		atexit_set = 1;
+	}
+	int known = 0;
+	for (int i = 0; i < nprocs; i++)
+		known |= procs[i] == p;
+	if (!known && nprocs < ITEST_MAX_PROCS)
+		procs[nprocs++] = p;
 	p->pid = fork();
 	if (p->pid < 0)
 		return -1;

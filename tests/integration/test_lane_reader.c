@@ -113,7 +113,7 @@ main(void)
 	snprintf(portarg, sizeof(portarg), "127.0.0.1:%d", port);
 	char *argv[] = {(char *)itest_bin("toll-sim"), "devices", "--listen", portarg, "--ctl", ctl_path,
 			"--fifo", "8", "--boot-ms", "300", "--seed", "11", NULL};
-	struct itest_proc p;
+	static struct itest_proc p;
 	if (itest_start(&p, log, argv) != 0 || itest_wait_port(port, 10000) != 0) {
 		fprintf(stderr, "simulator did not start; log %s\n", log);
 		return 1;

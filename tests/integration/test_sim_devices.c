@@ -572,7 +572,7 @@ test_rtu(void)
 	snprintf(portarg, sizeof(portarg), "127.0.0.1:%d", port);
 	char *argv[] = {(char *)itest_bin("toll-sim"), "devices", "--listen", portarg, "--rtu", dir,
 			"--ctl", ctlsock, "--fifo", "16", "--seed", "7", NULL};
-	struct itest_proc p;
+	static struct itest_proc p;
 	ITEST_CHECK(itest_start(&p, log, argv) == 0, "start rtu sim");
 	ITEST_CHECK(itest_wait_port(port, 10000) == 0, "rtu sim ready");
 	snprintf(lane0, sizeof(lane0), "%s/lane0", dir);
@@ -625,7 +625,7 @@ main(void)
 	snprintf(portarg, sizeof(portarg), "127.0.0.1:%d", port);
 	char *argv[] = {(char *)itest_bin("toll-sim"), "devices", "--listen", portarg, "--lanes", "2",
 			"--ctl", ctl_path, "--fifo", "8", "--boot-ms", "300", "--seed", "1", NULL};
-	struct itest_proc p;
+	static struct itest_proc p;
 	if (itest_start(&p, log, argv) != 0 || itest_wait_port(port, 10000) != 0) {
 		fprintf(stderr, "simulator did not start; log %s\n", log);
 		return 1;
