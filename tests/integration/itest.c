@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -198,4 +199,20 @@ itest_finish(void)
 {
 	printf("%d passed, %d failed\n", itest_passed, itest_failed);
 	return itest_failed == 0 && itest_passed > 0 ? 0 : 1;
+}
+
+int
+itest_sim_ctl(const char *ctl_path, const char *logdir, const char *fmt, ...)
+{
+	char line[512], cmd[2048];
+	va_list ap;
+	int st;
+
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	snprintf(cmd, sizeof(cmd), "%s ctl --ctl %s %s >>%s/ctl.log 2>&1", itest_bin("toll-sim"),
+		 ctl_path, line, logdir);
+	st = system(cmd);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }

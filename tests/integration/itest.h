@@ -33,6 +33,11 @@ int itest_alive(struct itest_proc *p);
 /* Poll until a TCP connect to 127.0.0.1:port succeeds; 0 or -1. */
 int itest_wait_port(int port, int timeout_ms);
 
+/* Run `toll-sim ctl --ctl ctl_path COMMAND` (printf-style), its output
+ * appended to logdir/ctl.log; returns its exit code (0: ok). */
+int itest_sim_ctl(const char *ctl_path, const char *logdir, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
 /* Monotonic milliseconds. */
 int64_t itest_now_ms(void);
 void itest_sleep_ms(int ms);

@@ -23,21 +23,7 @@
 static char ctl_path[512];
 static char workdir[256];
 
-/* Run `toll-sim ctl --ctl PATH words...`; returns its exit code. */
-static int
-ctl(const char *fmt, ...)
-{
-	char line[512], cmd[2048];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(line, sizeof(line), fmt, ap);
-	va_end(ap);
-	snprintf(cmd, sizeof(cmd), "%s ctl --ctl %s %s >>%s/ctl.log 2>&1",
-		 itest_bin("toll-sim"), ctl_path, line, workdir);
-	int st = system(cmd);
-	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
+#define ctl(...) itest_sim_ctl(ctl_path, workdir, __VA_ARGS__)
 
 static uint32_t
 u32_at(const uint16_t *r, int i)

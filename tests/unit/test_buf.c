@@ -8,6 +8,7 @@
 
 #include "buf.h"
 #include "err.h"
+#include "unit.h"
 
 static const uint8_t sample[] = {
 	0x01,                                           /* u8 */
@@ -289,11 +290,5 @@ buf_suite(void)
 int
 main(void)
 {
-	SRunner *sr = srunner_create(buf_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return unit_run(buf_suite());
 }

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "crc.h"
+#include "unit.h"
 
 static const char check_input[] = "123456789";
 
@@ -113,11 +114,5 @@ crc_suite(void)
 int
 main(void)
 {
-	SRunner *sr = srunner_create(crc_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return unit_run(crc_suite());
 }

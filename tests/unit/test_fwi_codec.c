@@ -13,6 +13,7 @@
 #include "err.h"
 #include "fwi_codec.h"
 #include "rng.h"
+#include "unit.h"
 
 /* ---- helpers ------------------------------------------------------------ */
 
@@ -1116,11 +1117,5 @@ fwi_codec_suite(void)
 int
 main(void)
 {
-	SRunner *sr = srunner_create(fwi_codec_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return unit_run(fwi_codec_suite());
 }

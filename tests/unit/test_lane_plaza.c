@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "lane_plaza.h"
+#include "unit.h"
 
 static uint8_t epc_a[12] = {0x30, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11};
 static uint8_t epc_b[12] = {0x30, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 12};
@@ -102,9 +103,5 @@ suite(void)
 int
 main(void)
 {
-	SRunner *sr = srunner_create(suite());
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return unit_run(suite());
 }

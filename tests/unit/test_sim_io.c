@@ -7,6 +7,7 @@
 
 #include "sim_display.h"
 #include "sim_io.h"
+#include "unit.h"
 
 static struct sim_io *
 new_io(void)
@@ -165,9 +166,5 @@ suite(void)
 int
 main(void)
 {
-	SRunner *sr = srunner_create(suite());
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return unit_run(suite());
 }

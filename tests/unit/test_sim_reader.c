@@ -9,6 +9,7 @@
 #include "err.h"
 #include "fwi_codec.h"
 #include "sim_reader.h"
+#include "unit.h"
 
 static struct toll_rng rng;
 
@@ -291,9 +292,5 @@ suite(void)
 int
 main(void)
 {
-	SRunner *sr = srunner_create(suite());
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return unit_run(suite());
 }

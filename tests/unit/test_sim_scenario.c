@@ -7,6 +7,7 @@
 
 #include "err.h"
 #include "sim_scenario.h"
+#include "unit.h"
 
 START_TEST(test_parse_vehicle)
 {
@@ -209,9 +210,5 @@ suite(void)
 int
 main(void)
 {
-	SRunner *sr = srunner_create(suite());
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return unit_run(suite());
 }
