@@ -59,8 +59,12 @@ struct lane {
 	int last_reader_ready;
 };
 
+#define LATENCIES_MAX (1u << 20)
+
 struct sim_world {
 	struct sim_world_params p;
+	int64_t *latencies; /* read-to-open of passed vehicles, for percentiles */
+	size_t nlat, latcap;
 	struct toll_rng rng;
 	int64_t start_ms, now_ms, real_ms;
 	struct lane lanes[SIM_MAX_LANES];
@@ -150,6 +154,7 @@ sim_world_free(struct sim_world *w)
 		sim_reader_free(w->lanes[i].reader);
 		sim_io_free(w->lanes[i].io);
 	}
+	free(w->latencies);
 	free(w);
 }
 
@@ -362,6 +367,18 @@ move_vehicles(struct sim_world *w, unsigned lane, int64_t dt_ms)
 			if (v->seen_ms >= 0 && v->open_ms >= 0) {
 				int64_t ms = v->open_ms - v->seen_ms;
 				snprintf(lat, sizeof(lat), " read_to_open_ms=%" PRId64, ms);
+				if (ms >= 0 && w->nlat < LATENCIES_MAX) {
+					if (w->nlat == w->latcap) {
+						size_t cap = w->latcap ? 2 * w->latcap : 1024;
+						int64_t *n = realloc(w->latencies, cap * sizeof(*n));
+						if (n != NULL) {
+							w->latencies = n;
+							w->latcap = cap;
+						}
+					}
+					if (w->nlat < w->latcap)
+						w->latencies[w->nlat++] = ms;
+				}
 				if (ms >= 0) {
 					w->stats.latency_count++;
 					w->stats.latency_sum_ms += ms;
@@ -703,6 +720,13 @@ sim_world_status(struct sim_world *w, int lane, int64_t now_ms, int64_t real_ms,
 	}
 }
 
+static int
+cmp_i64(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+	return x < y ? -1 : x > y;
+}
+
 void
 sim_world_print_stats(const struct sim_world *w, FILE *out)
 {
@@ -724,8 +748,21 @@ sim_world_print_stats(const struct sim_world *w, FILE *out)
 	fprintf(out, "display_updates=%" PRIu64 " opens_attributed=%" PRIu64
 		     " opens_unattributed=%" PRIu64 "\n",
 		s->display_updates, s->opens_attributed, s->opens_unattributed);
-	if (s->latency_count > 0)
-		fprintf(out, "read_to_open_ms mean=%.1f max=%" PRId64 " n=%" PRIu64 "\n",
-			(double)s->latency_sum_ms / (double)s->latency_count,
+	if (s->latency_count > 0) {
+		int64_t p50 = -1, p99 = -1;
+		if (w->nlat > 0) {
+			int64_t *sorted = malloc(w->nlat * sizeof(*sorted));
+			if (sorted != NULL) {
+				memcpy(sorted, w->latencies, w->nlat * sizeof(*sorted));
+				qsort(sorted, w->nlat, sizeof(*sorted), cmp_i64);
+				p50 = sorted[(w->nlat - 1) / 2];
+				p99 = sorted[(w->nlat * 99 + 99) / 100 - 1];
+				free(sorted);
+			}
+		}
+		fprintf(out, "read_to_open_ms mean=%.1f p50=%" PRId64 " p99=%" PRId64 " max=%" PRId64
+			     " n=%" PRIu64 "\n",
+			(double)s->latency_sum_ms / (double)s->latency_count, p50, p99,
 			s->latency_max_ms, s->latency_count);
+	}
 }
