@@ -243,7 +243,7 @@ lane_reader_poll(struct lane_reader *r, int64_t now_ms, int64_t real_ms)
 		if (rc != 0)
 			goto fail;
 	}
-	if (hdr.heartbeat != r->heartbeat) {
+	if (r->heartbeat_ms == 0 || hdr.heartbeat != r->heartbeat) {
 		r->heartbeat = hdr.heartbeat;
 		r->heartbeat_ms = now_ms;
 		r->stalled = 0;

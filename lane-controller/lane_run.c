@@ -1,0 +1,531 @@
+/* lane_run.c: the lane thread of lane_run.h. */
+#include <errno.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+#include <time.h>
+
+#include "buf.h"
+#include "clock.h"
+#include "err.h"
+#include "journal.h"
+#include "lane_run.h"
+#include "log.h"
+#include "txn.h"
+
+#define READS_MAX 16
+
+struct lane_run {
+	struct lane_run_cfg cfg;
+	struct lane_context *ctx;
+	struct toll_signer *signer;
+	struct lane_decider decider;
+
+	struct lane_link *reader_link, *io_link, *display_link;
+	int io_shares_reader, display_shares_reader, display_shares_io;
+	struct lane_reader *reader;
+	struct lane_logic *logic;
+	struct toll_journal *journal;
+
+	/* the transaction chain */
+	uint64_t lane_seq;
+	uint8_t prev_hash[32];
+
+	/* reads stored this poll, for the logic */
+	struct lane_read reads[READS_MAX];
+	int nreads;
+
+	/* I/O unit */
+	uint16_t io_wd_value;
+	int64_t io_wd_next_ms;
+	int io_configured, io_online;
+	uint16_t display_seq;
+	int closed;
+
+	pthread_t thread;
+	int running;
+	volatile int stop;
+	pthread_mutex_t mu; /* status */
+	struct lane_run_status status;
+};
+
+void
+lane_run_cfg_defaults(struct lane_run_cfg *c)
+{
+	memset(c, 0, sizeof(*c));
+	c->utc_offset_min = 420;
+	c->reader_unit = FWI_UNIT_READER;
+	c->io_unit = FWI_UNIT_IO;
+	c->display_unit = FWI_UNIT_DISPLAY;
+	c->timeout_ms = 50;
+	c->poll_ms = 10;
+	c->io_watchdog_ms = 2000;
+	c->journal_max_bytes = 1ull << 30;
+	lane_reader_cfg_defaults(&c->reader);
+	lane_logic_defaults(&c->logic);
+}
+
+static void
+lane_alarm(void *arg, int prio, const char *text)
+{
+	struct lane_run *r = arg;
+	toll_log(prio, "lane %u: %s", r->cfg.lane_id, text);
+}
+
+/* The reader's records: journaled and synced before the reader is ACKed. */
+static int
+store_reads(void *arg, const struct fwi_record *recs, int n, uint32_t boot_id)
+{
+	struct lane_run *r = arg;
+	int64_t now = toll_mono_ms();
+
+	for (int i = 0; i < n; i++) {
+		uint8_t payload[4 + FWI_RECORD_BYTES];
+		struct toll_wr wr;
+		uint64_t seq;
+		int rc;
+
+		toll_wr_init(&wr, payload, sizeof(payload));
+		toll_wr_u32(&wr, boot_id);
+		rc = fwi_record_encode(&recs[i], payload + 4);
+		if (rc != 0)
+			return rc;
+		rc = toll_journal_append(r->journal, LANE_REC_READ, payload, sizeof(payload), &seq);
+		if (rc != 0)
+			return rc;
+	}
+	int rc = toll_journal_sync(r->journal);
+	if (rc != 0)
+		return rc;
+	for (int i = 0; i < n && r->nreads < READS_MAX; i++) {
+		struct lane_read *rd = &r->reads[r->nreads++];
+		const struct fwi_record *f = &recs[i];
+		memset(rd, 0, sizeof(*rd));
+		memcpy(rd->epc, f->epc, sizeof(rd->epc));
+		rd->epc_bits = f->epc_bits;
+		rd->tid_valid = (f->flags & FWI_RF_TID_VALID) != 0;
+		memcpy(rd->tid, f->tid, sizeof(rd->tid));
+		rd->rssi_dbm_x10 = f->rssi_dbm_x10;
+		rd->reader_boot_id = boot_id;
+		rd->reader_seq = f->seq;
+		rd->first_seen_ms = (int64_t)f->first_seen_ms;
+		rd->clock_synced = (f->flags & FWI_RF_CLOCK_SYNCED) != 0;
+		rd->rx_ms = now;
+	}
+	return 0;
+}
+
+/* Sign and journal one transaction (not yet synced). */
+static int
+record_txn(struct lane_run *r, const struct lane_action *a)
+{
+	struct toll_txn t;
+	uint8_t enc[TOLL_TXN_BYTES];
+	uint64_t seq;
+	int rc;
+
+	memset(&t, 0, sizeof(t));
+	t.station_id = r->cfg.station_id;
+	t.lane_id = (uint16_t)r->cfg.lane_id;
+	t.lane_seq = r->lane_seq + 1;
+	t.time_ms = toll_real_ms();
+	rc = toll_txn_new_id(t.time_ms, t.txn_id);
+	if (rc != 0)
+		return rc;
+	t.utc_offset_min = r->cfg.utc_offset_min;
+	if (a->has_read) {
+		t.epc_bits = a->rd.epc_bits;
+		memcpy(t.epc, a->rd.epc, sizeof(t.epc));
+		t.tid_valid = (uint8_t)a->rd.tid_valid;
+		if (a->rd.tid_valid)
+			memcpy(t.tid, a->rd.tid, sizeof(t.tid));
+		t.reader_boot_id = a->rd.reader_boot_id;
+		t.reader_seq = a->rd.reader_seq;
+		t.rssi_dbm_x10 = a->rd.rssi_dbm_x10;
+	}
+	t.account_id = a->d.account_id;
+	t.vclass = (uint8_t)a->d.vclass;
+	t.outcome = (uint8_t)a->d.outcome;
+	t.flags = a->d.flags;
+	t.entry_station = a->d.entry_station;
+	t.entry_time_ms = a->d.entry_time_ms;
+	t.fee_vnd = a->d.fee_vnd;
+	memcpy(t.prev_hash, r->prev_hash, sizeof(t.prev_hash));
+	rc = toll_txn_sign(&t, r->signer);
+	if (rc == 0)
+		rc = toll_txn_encode(&t, enc);
+	if (rc == 0)
+		rc = toll_journal_append(r->journal, LANE_REC_TXN, enc, sizeof(enc), &seq);
+	if (rc != 0)
+		return rc;
+	r->lane_seq = t.lane_seq;
+	toll_txn_hash(&t, r->prev_hash);
+	return 0;
+}
+
+static void
+close_lane(struct lane_run *r, const char *why, int rc)
+{
+	if (r->closed)
+		return;
+	r->closed = 1;
+	toll_err("lane %u: closing the lane: %s: %s", r->cfg.lane_id, why, toll_strerror(rc));
+	/* barrier down, red, lane closed sign, display "lane closed" */
+	lane_link_write_coil(r->io_link, r->cfg.io_unit, FWI_CO_BARRIER, 0);
+	lane_link_write_coil(r->io_link, r->cfg.io_unit, FWI_CO_RED, 1);
+	lane_link_write_coil(r->io_link, r->cfg.io_unit, FWI_CO_LANE_CLOSED, 1);
+	uint16_t d[12] = {0};
+	d[FWI_DSP_MESSAGE] = FWI_MSG_LANE_CLOSED;
+	d[FWI_DSP_UPDATE_SEQ] = ++r->display_seq;
+	lane_link_write_regs(r->display_link, r->cfg.display_unit, 0, 12, d);
+}
+
+static void
+show(struct lane_run *r, const struct lane_decision *d)
+{
+	uint16_t w[FWI_DISPLAY_HR_COUNT];
+	size_t n = strnlen(d->plate, FWI_PLATE_CHARS);
+	uint32_t fee = d->fee_vnd < 0 ? 0 : d->fee_vnd > UINT32_MAX ? UINT32_MAX : (uint32_t)d->fee_vnd;
+	int64_t b = d->balance_after_vnd;
+	int32_t bal = b < INT32_MIN ? INT32_MIN : b > INT32_MAX ? INT32_MAX : (int32_t)b;
+
+	memset(w, 0, sizeof(w));
+	w[FWI_DSP_FEE] = (uint16_t)(fee >> 16);
+	w[FWI_DSP_FEE + 1] = (uint16_t)fee;
+	w[FWI_DSP_BALANCE] = (uint16_t)((uint32_t)bal >> 16);
+	w[FWI_DSP_BALANCE + 1] = (uint16_t)bal;
+	w[FWI_DSP_MESSAGE] = (uint16_t)d->message;
+	for (size_t i = 0; i < n; i++)
+		w[FWI_DSP_PLATE + i / 2] |= (uint16_t)((uint8_t)d->plate[i] << (i % 2 ? 0 : 8));
+	w[FWI_DSP_UPDATE_SEQ] = ++r->display_seq;
+	if (w[FWI_DSP_UPDATE_SEQ] == 0)
+		w[FWI_DSP_UPDATE_SEQ] = ++r->display_seq;
+	/* one FC16, the update seq its last register */
+	if (lane_link_write_regs(r->display_link, r->cfg.display_unit, 0, FWI_DISPLAY_HR_COUNT, w) != 0)
+		r->status.display_errors++;
+}
+
+static void
+execute(struct lane_run *r, struct lane_action *acts, int n)
+{
+	int rc, synced = 1;
+
+	for (int i = 0; i < n; i++) {
+		struct lane_action *a = &acts[i];
+		if (r->closed && a->kind != LANE_ACT_ALARM && a->kind != LANE_ACT_RECORD)
+			continue;
+		switch (a->kind) {
+		case LANE_ACT_RECORD:
+			rc = record_txn(r, a);
+			if (rc != 0) {
+				r->status.record_errors++;
+				close_lane(r, "could not journal a transaction", rc);
+			}
+			synced = 0;
+			break;
+		case LANE_ACT_BARRIER:
+			if (!synced) {
+				/* durable before the barrier opens */
+				rc = toll_journal_sync(r->journal);
+				if (rc != 0) {
+					close_lane(r, "could not sync the journal", rc);
+					continue;
+				}
+				synced = 1;
+			}
+			if (lane_link_write_coil(r->io_link, r->cfg.io_unit, FWI_CO_BARRIER, a->on) != 0)
+				r->status.io_errors++;
+			break;
+		case LANE_ACT_LIGHT:
+			/* red and green are interlocked: setting one clears the other */
+			if (lane_link_write_coil(r->io_link, r->cfg.io_unit, a->on ? FWI_CO_GREEN : FWI_CO_RED, 1) != 0)
+				r->status.io_errors++;
+			break;
+		case LANE_ACT_DISPLAY:
+			show(r, &a->d);
+			break;
+		case LANE_ACT_ALARM:
+			toll_warn("lane %u: %s", r->cfg.lane_id, a->text);
+			break;
+		}
+	}
+	if (!synced) {
+		rc = toll_journal_sync(r->journal);
+		if (rc != 0)
+			close_lane(r, "could not sync the journal", rc);
+	}
+}
+
+static int
+io_poll(struct lane_run *r, int64_t now, struct lane_inputs *in)
+{
+	uint8_t di[FWI_IO_INPUT_COUNT];
+	int rc;
+
+	if (!r->io_configured) {
+		rc = lane_link_write_reg(r->io_link, r->cfg.io_unit, FWI_IOH_WATCHDOG_TIMEOUT_MS, r->cfg.io_watchdog_ms);
+		if (rc != 0)
+			return rc;
+		r->io_configured = 1;
+	}
+	if (r->cfg.io_watchdog_ms != 0 && now >= r->io_wd_next_ms) {
+		rc = lane_link_write_reg(r->io_link, r->cfg.io_unit, FWI_IOH_WATCHDOG, ++r->io_wd_value);
+		if (rc != 0)
+			return rc;
+		r->io_wd_next_ms = now + r->cfg.io_watchdog_ms / 4;
+	}
+	rc = lane_link_read_inputs(r->io_link, r->cfg.io_unit, 0, FWI_IO_INPUT_COUNT, di);
+	if (rc != 0)
+		return rc;
+	memset(in, 0, sizeof(*in));
+	in->entry = di[FWI_DI_ENTRY_LOOP];
+	in->exit_loop = di[FWI_DI_EXIT_LOOP];
+	in->entry_fault = di[FWI_DI_ENTRY_LOOP_FAULT];
+	in->exit_fault = di[FWI_DI_EXIT_LOOP_FAULT];
+	in->barrier_open = di[FWI_DI_BARRIER_OPEN];
+	in->barrier_closed = di[FWI_DI_BARRIER_CLOSED];
+	in->barrier_fault = di[FWI_DI_BARRIER_FAULT];
+	if (di[FWI_DI_WATCHDOG_EXPIRED]) {
+		/* the unit went red on its own: it needs a new watchdog value */
+		toll_warn("lane %u: I/O unit watchdog had expired", r->cfg.lane_id);
+		r->io_wd_next_ms = 0;
+	}
+	return 0;
+}
+
+static void
+sleep_until(int64_t mono_ms)
+{
+	struct timespec ts = {mono_ms / 1000, (long)(mono_ms % 1000) * 1000000L};
+	while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR)
+		;
+}
+
+static void
+publish_status(struct lane_run *r)
+{
+	pthread_mutex_lock(&r->mu);
+	r->status.lane_id = r->cfg.lane_id;
+	r->status.state = lane_logic_state(r->logic);
+	r->status.queue = lane_logic_queue_len(r->logic);
+	r->status.reader = *lane_reader_stats(r->reader);
+	r->status.reader_online = r->status.reader.online;
+	r->status.io_online = r->io_online;
+	r->status.logic = *lane_logic_stats(r->logic);
+	r->status.last_seq = r->lane_seq;
+	r->status.journal_seq = toll_journal_last_seq(r->journal);
+	r->status.journal_acked = toll_journal_acked(r->journal);
+	toll_journal_usage(r->journal, &r->status.journal_bytes, &r->status.journal_warn);
+	r->status.closed = r->closed;
+	pthread_mutex_unlock(&r->mu);
+}
+
+static void *
+lane_thread(void *arg)
+{
+	struct lane_run *r = arg;
+	struct lane_action acts[LANE_ACTIONS_MAX];
+	int64_t next = toll_mono_ms();
+
+	while (!r->stop) {
+		int64_t now = toll_mono_ms();
+		struct lane_inputs in;
+		int n;
+
+		r->nreads = 0;
+		if (!r->closed)
+			(void)lane_reader_poll(r->reader, now, toll_real_ms());
+		if (io_poll(r, now, &in) == 0) {
+			if (!r->io_online)
+				toll_notice("lane %u: I/O unit online", r->cfg.lane_id);
+			r->io_online = 1;
+			n = lane_logic_step(r->logic, &in, now, acts, LANE_ACTIONS_MAX);
+			execute(r, acts, n);
+		} else if (r->io_online) {
+			r->io_online = 0;
+			r->io_configured = 0;
+			toll_warn("lane %u: I/O unit not answering", r->cfg.lane_id);
+		}
+		for (int i = 0; i < r->nreads; i++) {
+			n = lane_logic_read(r->logic, &r->reads[i], toll_mono_ms(), acts, LANE_ACTIONS_MAX);
+			execute(r, acts, n);
+		}
+		publish_status(r);
+		next += r->cfg.poll_ms;
+		now = toll_mono_ms();
+		if (next < now)
+			next = now; /* behind: do not try to catch up */
+		sleep_until(next);
+	}
+	return NULL;
+}
+
+/* Find where the chain and the reader stood when the lane last stopped. */
+static int
+recover(struct lane_run *r)
+{
+	struct toll_journal_iter *it;
+	uint64_t last = toll_journal_last_seq(r->journal), seq, from;
+	uint8_t type;
+	const uint8_t *p;
+	size_t len;
+	int rc, found_txn = 0;
+	uint32_t boot = 0, rseq = 0;
+	int found_read = 0;
+
+	from = last > 65536 ? last - 65536 : 1;
+again:
+	rc = toll_journal_iter_open(r->journal, from, &it);
+	if (rc != 0)
+		return rc;
+	while ((rc = toll_journal_iter_next(it, &seq, &type, &p, &len)) == 0) {
+		if (type == LANE_REC_TXN) {
+			struct toll_txn t;
+			rc = toll_txn_decode(p, len, &t);
+			if (rc != 0) {
+				toll_journal_iter_close(it);
+				toll_err("lane %u: journal record %llu is not a transaction: %s",
+					 r->cfg.lane_id, (unsigned long long)seq, toll_strerror(rc));
+				return rc;
+			}
+			r->lane_seq = t.lane_seq;
+			toll_txn_hash(&t, r->prev_hash);
+			found_txn = 1;
+		} else if (type == LANE_REC_READ && len >= 4 + FWI_RECORD_BYTES) {
+			struct toll_rd rd;
+			struct fwi_record f;
+			toll_rd_init(&rd, p, len);
+			toll_rd_u32(&rd, &boot);
+			if (fwi_record_decode(p + 4, len - 4, &f) == 0) {
+				rseq = f.seq;
+				found_read = 1;
+			}
+		}
+	}
+	toll_journal_iter_close(it);
+	if (rc != TOLL_EEMPTY)
+		return rc;
+	if (!found_txn && from > 1) {
+		from = 1;
+		goto again;
+	}
+	if (found_read)
+		lane_reader_resume(r->reader, boot, rseq);
+	toll_notice("lane %u: journal at record %llu, transaction %llu", r->cfg.lane_id,
+		    (unsigned long long)last, (unsigned long long)r->lane_seq);
+	return 0;
+}
+
+int
+lane_run_new(const struct lane_run_cfg *cfg, struct lane_context *ctx,
+	     struct toll_signer *signer, struct lane_run **out)
+{
+	struct lane_run *r = calloc(1, sizeof(*r));
+	struct toll_journal_opts jo;
+	struct toll_journal_recovery rep;
+	int rc;
+
+	if (r == NULL)
+		return TOLL_ENOMEM;
+	r->cfg = *cfg;
+	r->ctx = ctx;
+	r->signer = signer;
+	pthread_mutex_init(&r->mu, NULL);
+	r->decider.ctx = ctx;
+	r->decider.lane = cfg->lane_id;
+	r->decider.now_ms = toll_mono_ms;
+	r->decider.real_ms = toll_real_ms;
+	/* TCP devices get a connection each; an RTU bus is shared */
+	rc = lane_link_new(cfg->reader_ep, cfg->timeout_ms, &r->reader_link);
+	if (rc == 0) {
+		if (strncmp(cfg->io_ep, "rtu:", 4) == 0 && strcmp(cfg->io_ep, cfg->reader_ep) == 0) {
+			r->io_link = r->reader_link;
+			r->io_shares_reader = 1;
+		} else {
+			rc = lane_link_new(cfg->io_ep, cfg->timeout_ms, &r->io_link);
+		}
+	}
+	if (rc == 0) {
+		if (strncmp(cfg->display_ep, "rtu:", 4) == 0 && strcmp(cfg->display_ep, cfg->reader_ep) == 0) {
+			r->display_link = r->reader_link;
+			r->display_shares_reader = 1;
+		} else if (strncmp(cfg->display_ep, "rtu:", 4) == 0 && strcmp(cfg->display_ep, cfg->io_ep) == 0) {
+			r->display_link = r->io_link;
+			r->display_shares_io = 1;
+		} else {
+			rc = lane_link_new(cfg->display_ep, cfg->timeout_ms, &r->display_link);
+		}
+	}
+	if (rc == 0)
+		rc = lane_reader_new(r->reader_link, &cfg->reader, store_reads, lane_alarm, r, &r->reader);
+	if (rc == 0) {
+		r->logic = lane_logic_new(&cfg->logic, lane_decide, &r->decider);
+		if (r->logic == NULL)
+			rc = TOLL_ENOMEM;
+	}
+	if (rc == 0) {
+		memset(&jo, 0, sizeof(jo));
+		jo.dir = r->cfg.journal_dir;
+		jo.max_bytes = cfg->journal_max_bytes;
+		rc = toll_journal_open(&jo, &r->journal, &rep);
+		if (rc != 0)
+			toll_err("lane %u: could not open journal %s: %s%s%s", cfg->lane_id, cfg->journal_dir,
+				 toll_strerror(rc), rep.detail[0] ? ": " : "", rep.detail);
+	}
+	if (rc == 0)
+		rc = recover(r);
+	if (rc != 0) {
+		lane_run_free(r);
+		return rc;
+	}
+	*out = r;
+	return 0;
+}
+
+int
+lane_run_start(struct lane_run *r)
+{
+	if (pthread_create(&r->thread, NULL, lane_thread, r) != 0)
+		return TOLL_ESYS;
+	r->running = 1;
+	return 0;
+}
+
+void
+lane_run_stop(struct lane_run *r)
+{
+	if (r == NULL || !r->running)
+		return;
+	r->stop = 1;
+	pthread_join(r->thread, NULL);
+	r->running = 0;
+}
+
+void
+lane_run_free(struct lane_run *r)
+{
+	if (r == NULL)
+		return;
+	lane_run_stop(r);
+	toll_journal_close(r->journal);
+	lane_logic_free(r->logic);
+	lane_reader_free(r->reader);
+	if (!r->display_shares_reader && !r->display_shares_io)
+		lane_link_free(r->display_link);
+	if (!r->io_shares_reader)
+		lane_link_free(r->io_link);
+	lane_link_free(r->reader_link);
+	pthread_mutex_destroy(&r->mu);
+	free(r);
+}
+
+void
+lane_run_status(struct lane_run *r, struct lane_run_status *st)
+{
+	pthread_mutex_lock(&r->mu);
+	*st = r->status;
+	pthread_mutex_unlock(&r->mu);
+}
