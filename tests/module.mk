@@ -44,8 +44,8 @@ fuzz:
 	@mkdir -p build/fuzz
 	@for n in $(FUZZ_NAMES); do \
 		echo "building build/fuzz/fuzz_$$n"; \
-		$(FUZZ_CC) -g -O1 -fsanitize=fuzzer,address,undefined $(CPPFLAGS) -Isim -Ilane-controller \
+		$(FUZZ_CC) -g -O1 -fsanitize=fuzzer,address,undefined $(CPPFLAGS) $(MODBUS_CFLAGS) -Isim -Ilane-controller \
 			tests/fuzz/fuzz_$$n.c $(FWI_SRCS) $(COMMON_SRCS) $(SIM_CORE_SRCS) $(LANE_CORE_SRCS) \
-			-o build/fuzz/fuzz_$$n $(LDLIBS_BASE) || exit 1; \
+			-o build/fuzz/fuzz_$$n $(MODBUS_LIBS) $(LDLIBS_BASE) || exit 1; \
 	done
 	@echo "run: build/fuzz/fuzz_NAME tests/fuzz/corpus/NAME"
