@@ -188,6 +188,22 @@ check_boot(struct lane_reader *r, int64_t real_ms)
 	return 0;
 }
 
+/* Device faults the status word shows, reported when they come and go. */
+static void
+report_status(struct lane_reader *r, uint16_t status)
+{
+	static const uint16_t faults = FWI_ST_ANTENNA_FAULT | FWI_ST_OVER_TEMPERATURE |
+				       FWI_ST_CONFIG_INVALID | FWI_ST_WATCHDOG_EXPIRED | FWI_ST_FATAL;
+	uint16_t changed = (uint16_t)((status ^ r->stats.status) & faults);
+
+	for (size_t i = 0; changed != 0 && i < fwi_reader_status_bit_count; i++) {
+		uint16_t bit = (uint16_t)(1u << fwi_reader_status_bits[i].bit);
+		if (changed & bit)
+			say(r, (status & bit) ? LOG_WARNING : LOG_NOTICE, "reader %s: %s",
+			    fwi_reader_status_bits[i].text, (status & bit) ? "on" : "cleared");
+	}
+}
+
 static int
 feed_watchdog(struct lane_reader *r, int64_t now_ms)
 {
@@ -227,6 +243,7 @@ lane_reader_poll(struct lane_reader *r, int64_t now_ms, int64_t real_ms)
 		say(r, LOG_NOTICE, "reader online");
 	}
 	r->stats.online = 1;
+	report_status(r, hdr.status);
 	r->stats.status = hdr.status;
 	/* a reboot shows first as the latched bit: look at the boot id */
 	if (hdr.status & FWI_ST_REBOOTED) {

@@ -1,5 +1,6 @@
 /* lane_run.c: the lane thread of lane_run.h. */
 #include <errno.h>
+#include <inttypes.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -318,7 +319,11 @@ publish_status(struct lane_run *r)
 	r->status.last_seq = r->lane_seq;
 	r->status.journal_seq = toll_journal_last_seq(r->journal);
 	r->status.journal_acked = toll_journal_acked(r->journal);
+	int was_warn = r->status.journal_warn;
 	toll_journal_usage(r->journal, &r->status.journal_bytes, &r->status.journal_warn);
+	if (r->status.journal_warn && !was_warn)
+		toll_warn("lane %u: journal %s is %" PRIu64 " bytes, past its alarm threshold: is central acknowledging?",
+			  r->cfg.lane_id, r->cfg.journal_dir, r->status.journal_bytes);
 	r->status.closed = r->closed;
 	pthread_mutex_unlock(&r->mu);
 }

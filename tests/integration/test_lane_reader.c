@@ -47,11 +47,17 @@ store(void *ctx, const struct fwi_record *recs, int n, uint32_t boot)
 	return 0;
 }
 
+static char alarms[8192];
+
 static void
 alarm_cb(void *ctx, int prio, const char *text)
 {
 	(void)ctx;
 	fprintf(stderr, "alarm <%d> %s\n", prio, text);
+	if (strlen(alarms) + strlen(text) + 2 < sizeof(alarms)) {
+		strcat(alarms, text);
+		strcat(alarms, "\n");
+	}
 }
 
 /* Poll until want reads are stored or timeout. */
@@ -182,6 +188,20 @@ main(void)
 	before = nstored;
 	poll_until(r, before + 2, 10000);
 	ITEST_CHECK(count_id(60) == 1 && count_id(61) == 1, "reads made while offline delivered once");
+
+	/* device faults in the status word are reported as they come and go */
+	ITEST_CHECK(ctl("reader-fault lane=0 antennas=1") == 0, "antenna fault");
+	for (int i = 0; i < 20; i++) {
+		lane_reader_poll(r, toll_mono_ms(), toll_real_ms());
+		itest_sleep_ms(10);
+	}
+	ITEST_CHECK(strstr(alarms, "reader antenna fault: on") != NULL, "antenna fault reported");
+	ITEST_CHECK(ctl("reader-fault lane=0") == 0, "fault cleared");
+	for (int i = 0; i < 20; i++) {
+		lane_reader_poll(r, toll_mono_ms(), toll_real_ms());
+		itest_sleep_ms(10);
+	}
+	ITEST_CHECK(strstr(alarms, "reader antenna fault: cleared") != NULL, "antenna fault clearing reported");
 
 	/* nothing was ever stored twice */
 	for (int i = 0; i < nstored; i++)
