@@ -11,20 +11,7 @@
 #define LINE_MAX_CFG 1024
 #define SEEN_MAX 4096
 
-static int
-fail(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-
-static int
-fail(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-	if (err != NULL && errlen > 0) {
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return TOLL_ECONFIG;
-}
+#define fail(err, errlen, ...) toll_errf((err), (errlen), TOLL_ECONFIG, __VA_ARGS__)
 
 /* Match name against a key; *idx gets the index for '*' keys. */
 static int

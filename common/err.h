@@ -44,4 +44,11 @@ enum toll_err {
 /* Text for a TOLL_E* code; never NULL. */
 const char *toll_strerror(int err);
 
+#include <stddef.h>
+
+/* Format a message into buf (when buf is not NULL) and return code: the
+ * parsers' way of giving a clear error with its file and line. */
+int toll_errf(char *buf, size_t len, int code, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
 #endif

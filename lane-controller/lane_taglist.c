@@ -66,20 +66,7 @@ struct lane_taglist {
 	uint64_t npasses;
 };
 
-static int
-fail(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-
-static int
-fail(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-	if (err != NULL && errlen > 0) {
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return TOLL_EFORMAT;
-}
+#define fail(err, errlen, ...) toll_errf((err), (errlen), TOLL_EFORMAT, __VA_ARGS__)
 
 /* ---- plates: 6 bits a character ---------------------------------------- */
 

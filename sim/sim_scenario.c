@@ -10,21 +10,7 @@
 #include "sim_io.h"
 #include "sim_scenario.h"
 
-static int
-fail(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static int
-fail(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-	if (err != NULL && errlen > 0) {
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return TOLL_EFORMAT;
-}
+#define fail(err, errlen, ...) toll_errf((err), (errlen), TOLL_EFORMAT, __VA_ARGS__)
 
 static int
 parse_i64(const char *s, int64_t lo, int64_t hi, int64_t *out)

@@ -38,6 +38,9 @@ int itest_wait_port(int port, int timeout_ms);
 int itest_sim_ctl(const char *ctl_path, const char *logdir, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
+/* system() of a printf-formatted command; its exit code, or -1. */
+int itest_run(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
 /* Monotonic milliseconds. */
 int64_t itest_now_ms(void);
 void itest_sleep_ms(int ms);

@@ -22,20 +22,7 @@ static int base;
 
 #define ctl(...) itest_sim_ctl(ctl_path, workdir, __VA_ARGS__)
 
-static int
-run(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-static int
-run(const char *fmt, ...)
-{
-	char cmd[4096];
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(cmd, sizeof(cmd), fmt, ap);
-	va_end(ap);
-	int st = system(cmd);
-	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
+#define run itest_run
 
 static void
 write_file(const char *name, const char *text)

@@ -18,20 +18,7 @@ static char workdir[256], ctl_path[512], conf_path[512], sock_path[512];
 
 #define ctl(...) itest_sim_ctl(ctl_path, workdir, __VA_ARGS__)
 
-static int
-run(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-static int
-run(const char *fmt, ...)
-{
-	char cmd[4096];
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(cmd, sizeof(cmd), fmt, ap);
-	va_end(ap);
-	int st = system(cmd);
-	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
+#define run itest_run
 
 static int
 count_lines(const char *file, const char *a, const char *b)
