@@ -64,6 +64,7 @@ lane_logic_defaults(struct lane_logic_params *p)
 	p->read_hold_ms = 1000;
 	p->tag_wait_ms = 1500;
 	p->recheck_ms = 2000;
+	p->pass_timeout_ms = 15000;
 }
 
 struct lane_logic *
@@ -378,6 +379,15 @@ lane_logic_step(struct lane_logic *l, const struct lane_inputs *in, int64_t now_
 	    now_ms - l->q[0].since_ms >= l->p.tag_wait_ms) {
 		l->q[0].no_tag_shown = 1;
 		display_message(&o, FWI_MSG_TAG_NOT_READ);
+	}
+
+	/* Opened for, never seen leaving: a missed exit-loop edge. */
+	if (l->n > 0 && l->q[0].decided && l->q[0].d.opens && !in->exit_loop &&
+	    now_ms - l->q[0].decided_ms >= l->p.pass_timeout_ms) {
+		alarm(&o, "a vehicle the barrier opened for was not seen on the exit loop: taken as through");
+		l->stats.passages_assumed++;
+		pop_head(l);
+		follow_head(l, &o);
 	}
 
 	/* A refused vehicle still at the barrier: ask again. */

@@ -82,6 +82,9 @@ struct lane_logic_params {
 	int free_flow;		/* no barrier: never stop a vehicle */
 	int64_t read_hold_ms;	/* a read before the loop waits this long */
 	int64_t tag_wait_ms;	/* a vehicle on the loop without a read this long: tag not read */
+	int64_t pass_timeout_ms; /* an opened-for vehicle not seen on the exit loop
+				    this long is taken as through (a missed edge
+				    must not wedge the lane), with an alarm */
 	int64_t recheck_ms;	/* a refused vehicle still at the barrier is decided
 				   again this often (a top-up may have arrived); only
 				   a changed answer is recorded */
@@ -92,6 +95,7 @@ enum lane_state { LANE_IDLE, LANE_WAIT_READ, LANE_OPEN, LANE_CLOSED_REFUSED };
 struct lane_logic_stats {
 	uint64_t reads, reads_no_vehicle, reads_suppressed, vehicles_paid, vehicles_free;
 	uint64_t vehicles_refused, vehicles_no_tag, passages, unpaid_passages, decide_errors;
+	uint64_t passages_assumed;
 };
 
 struct lane_logic;

@@ -19,7 +19,7 @@
 #define ARM_START_M (-0.3)
 #define ARM_END_M 0.3
 #define EXIT_LOOP_START_M 1.0
-#define EXIT_LOOP_END_M 4.0
+#define EXIT_LOOP_END_M 2.5 /* shorter than the 2 m gap: one edge a vehicle */
 #define GONE_REAR_M 15.0
 #define GAP_M 2.0
 #define NEIGHBOUR_LOSS_DB_X10 120

@@ -7,7 +7,8 @@
  *   gantry, where the entry (presence) loop covers -9 to -0.5, so a vehicle
  *   whose tag is read is on the loop; a vehicle stops with its front at the stop line
  *   (-0.5) until the barrier is at its open limit; the barrier arm spans
- *   -0.3 to 0.3; the exit loop covers 1 to 4; a vehicle is gone when its
+ *   -0.3 to 0.3; the exit loop covers 1 to 2.5 (shorter than the 2 m
+ *   following gap, so each vehicle makes its own edge); a vehicle is gone when its
  *   rear passes 15.  A vehicle waits at most max_wait_ms at a closed barrier,
  *   then backs out (diverted to another lane).  In a free-flow plaza nothing
  *   stops.  Vehicles keep 2 m from the one ahead.

@@ -303,6 +303,26 @@ START_TEST(test_exempt)
 }
 END_TEST
 
+START_TEST(test_missed_exit_edge)
+{
+	struct lane_logic *l = new_logic();
+	int n;
+
+	step(l, 1, 0, 1000);
+	read_tag(l, 0x01, 1010);
+	read_tag(l, 0x06, 1020); /* right behind it */
+	ck_assert_uint_eq(lane_logic_queue_len(l), 2);
+	/* the first drives through but the exit loop never sees it: the lane
+	 * must not stay wedged on it */
+	n = step(l, 1, 0, 17000);
+	ck_assert_int_eq(count(n, LANE_ACT_ALARM), 1);
+	ck_assert_uint_eq(lane_logic_queue_len(l), 1);
+	ck_assert_uint_eq(lane_logic_stats(l)->passages_assumed, 1);
+	ck_assert_int_eq(lane_logic_state(l), LANE_OPEN);
+	lane_logic_free(l);
+}
+END_TEST
+
 static Suite *
 suite(void)
 {
@@ -317,6 +337,7 @@ suite(void)
 	tcase_add_test(tc, test_two_paid_in_a_row);
 	tcase_add_test(tc, test_unpaid_passage);
 	tcase_add_test(tc, test_exempt);
+	tcase_add_test(tc, test_missed_exit_edge);
 	suite_add_tcase(s, tc);
 	return s;
 }
