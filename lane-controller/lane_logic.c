@@ -65,6 +65,7 @@ lane_logic_defaults(struct lane_logic_params *p)
 	p->tag_wait_ms = 1500;
 	p->recheck_ms = 2000;
 	p->pass_timeout_ms = 15000;
+	p->head_expire_ms = 10000;
 }
 
 struct lane_logic *
@@ -236,10 +237,13 @@ handle_read(struct lane_logic *l, const struct lane_read *rd, int64_t now_ms, st
 		l->stats.reads_suppressed++;
 		return;
 	}
-	/* The first vehicle still waiting for its read, else a new one. */
+	/* The first vehicle still expecting its read, else a new one.  A
+	 * vehicle on the loop longer than tag_wait_ms without a read has no
+	 * readable tag: a read now belongs to a vehicle behind it, never to
+	 * it (it would pass on someone else's account). */
 	int pushed = 0;
 	for (unsigned i = 0; i < l->n; i++)
-		if (!l->q[i].decided) {
+		if (!l->q[i].decided && now_ms - l->q[i].since_ms < l->p.tag_wait_ms) {
 			v = &l->q[i];
 			break;
 		}
@@ -344,6 +348,11 @@ lane_logic_step(struct lane_logic *l, const struct lane_inputs *in, int64_t now_
 	l->entry = in->entry;
 	l->exit_loop = in->exit_loop;
 
+	if (in->reader_down)
+		for (unsigned i = 0; i < l->n; i++)
+			if (!l->q[i].decided)
+				l->q[i].since_ms = now_ms;
+
 	if (exit_rise)
 		passage(l, now_ms, &o);
 
@@ -387,6 +396,24 @@ lane_logic_step(struct lane_logic *l, const struct lane_inputs *in, int64_t now_
 		alarm(&o, "a vehicle the barrier opened for was not seen on the exit loop: taken as through");
 		l->stats.passages_assumed++;
 		pop_head(l);
+		follow_head(l, &o);
+	}
+
+	/* No read for the head, and someone decided waits behind it: the
+	 * head is gone or being handled; let the next one through. */
+	if (l->n >= 2 && !l->q[0].decided && l->q[1].decided &&
+	    now_ms - l->q[0].since_ms >= l->p.head_expire_ms) {
+		struct vehicle *v = &l->q[0];
+		memset(&v->d, 0, sizeof(v->d));
+		v->d.outcome = TOLL_OUT_NO_TAG;
+		v->d.message = FWI_MSG_TAG_NOT_READ;
+		l->stats.vehicles_no_tag++;
+		l->stats.heads_expired++;
+		record(&o, v);
+		alarm(&o, "a vehicle without a readable tag held the lane: recorded and let go");
+		pop_head(l);
+		if (l->n > 0 && l->q[0].decided)
+			display(&o, &l->q[0].d);
 		follow_head(l, &o);
 	}
 

@@ -56,6 +56,8 @@ typedef int (*lane_decide_fn)(void *ctx, const struct lane_read *rd,
 			      struct lane_decision *d);
 
 struct lane_inputs {
+	int reader_down;	/* reads cannot arrive now: a waiting vehicle's
+				   read window starts again when they can */
 	int entry, exit_loop;
 	int barrier_open, barrier_closed, barrier_fault;
 	int entry_fault, exit_fault;
@@ -85,6 +87,11 @@ struct lane_logic_params {
 	int64_t pass_timeout_ms; /* an opened-for vehicle not seen on the exit loop
 				    this long is taken as through (a missed edge
 				    must not wedge the lane), with an alarm */
+	int64_t head_expire_ms;	/* a vehicle without a read at the head this long,
+				   with a decided vehicle waiting behind it, is
+				   recorded as no-tag and let go: it has backed
+				   out or staff dealt with it (the presence loop
+				   cannot tell while the next one holds it) */
 	int64_t recheck_ms;	/* a refused vehicle still at the barrier is decided
 				   again this often (a top-up may have arrived); only
 				   a changed answer is recorded */
@@ -95,7 +102,7 @@ enum lane_state { LANE_IDLE, LANE_WAIT_READ, LANE_OPEN, LANE_CLOSED_REFUSED };
 struct lane_logic_stats {
 	uint64_t reads, reads_no_vehicle, reads_suppressed, vehicles_paid, vehicles_free;
 	uint64_t vehicles_refused, vehicles_no_tag, passages, unpaid_passages, decide_errors;
-	uint64_t passages_assumed;
+	uint64_t passages_assumed, heads_expired;
 };
 
 struct lane_logic;

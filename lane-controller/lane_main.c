@@ -202,10 +202,10 @@ status_text(struct lane_run **runs, int n, FILE *out)
 		fprintf(out,
 			"  reads=%" PRIu64 " lost=%" PRIu64 " reboots=%" PRIu64 " paid=%" PRIu64
 			" free=%" PRIu64 " refused=%" PRIu64 " no_tag=%" PRIu64 " passages=%" PRIu64
-			" assumed=%" PRIu64 " unpaid=%" PRIu64 " suppressed=%" PRIu64 " no_vehicle=%" PRIu64 "\n",
+			" assumed=%" PRIu64 " expired=%" PRIu64 " unpaid=%" PRIu64 " suppressed=%" PRIu64 " no_vehicle=%" PRIu64 "\n",
 			s.reader.records, s.reader.lost_reads, s.reader.reboots, s.logic.vehicles_paid,
 			s.logic.vehicles_free, s.logic.vehicles_refused, s.logic.vehicles_no_tag,
-			s.logic.passages, s.logic.passages_assumed, s.logic.unpaid_passages, s.logic.reads_suppressed,
+			s.logic.passages, s.logic.passages_assumed, s.logic.heads_expired, s.logic.unpaid_passages, s.logic.reads_suppressed,
 			s.logic.reads_no_vehicle);
 	}
 }

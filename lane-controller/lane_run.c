@@ -340,10 +340,12 @@ lane_thread(void *arg)
 		struct lane_inputs in;
 		int n;
 
+		int reader_rc = 0;
 		r->nreads = 0;
 		if (!r->closed)
-			(void)lane_reader_poll(r->reader, now, toll_real_ms());
+			reader_rc = lane_reader_poll(r->reader, now, toll_real_ms());
 		if (io_poll(r, now, &in) == 0) {
+			in.reader_down = reader_rc < 0 && reader_rc != TOLL_EEXCEPTION;
 			if (!r->io_online)
 				toll_notice("lane %u: I/O unit online", r->cfg.lane_id);
 			r->io_online = 1;

@@ -128,6 +128,14 @@ sim_server_new(struct sim_world *w, const char *host, int base_port, const char 
 		s->lane[i].listen_fd = -1;
 		s->lane[i].rtu.master = s->lane[i].rtu.slave = -1;
 	}
+	/* The ptys first: tests and controllers take the TCP port answering as
+	 * the sign that everything is up. */
+	for (unsigned i = 0; rtu_dir != NULL && i < s->lanes; i++) {
+		struct lane_srv *l = &s->lane[i];
+		l->rtu_ctx = modbus_new_rtu("/dev/null", 115200, 'N', 8, 1);
+		if (l->rtu_ctx == NULL || open_pty(&l->rtu, rtu_dir, i) != 0)
+			goto fail;
+	}
 	for (unsigned i = 0; i < s->lanes; i++) {
 		struct lane_srv *l = &s->lane[i];
 		l->listen_fd = listen_tcp(host, base_port + (int)i);
@@ -139,11 +147,6 @@ sim_server_new(struct sim_world *w, const char *host, int base_port, const char 
 		if (l->listen_fd < 0 || l->tcp_ctx == NULL || l->map_reader == NULL ||
 		    l->map_io == NULL || l->map_display == NULL)
 			goto fail;
-		if (rtu_dir != NULL) {
-			l->rtu_ctx = modbus_new_rtu("/dev/null", 115200, 'N', 8, 1);
-			if (l->rtu_ctx == NULL || open_pty(&l->rtu, rtu_dir, i) != 0)
-				goto fail;
-		}
 	}
 	return s;
 fail:

@@ -323,6 +323,47 @@ START_TEST(test_missed_exit_edge)
 }
 END_TEST
 
+START_TEST(test_head_without_tag_expires)
+{
+	struct lane_logic *l = new_logic();
+	int n;
+
+	step(l, 1, 0, 1000);	    /* a vehicle whose tag is never read */
+	read_tag(l, 0x01, 3000);    /* a paying one comes behind it */
+	ck_assert_uint_eq(lane_logic_queue_len(l), 2);
+	ck_assert_int_eq(lane_logic_state(l), LANE_WAIT_READ);
+	n = step(l, 1, 0, 10500);
+	ck_assert_int_eq(count(n, LANE_ACT_RECORD), 0);
+	n = step(l, 1, 0, 11000);
+	ck_assert_int_eq(count(n, LANE_ACT_RECORD), 1);
+	ck_assert_int_eq(find(n, LANE_ACT_RECORD)->d.outcome, TOLL_OUT_NO_TAG);
+	ck_assert_int_eq(find(n, LANE_ACT_BARRIER)->on, 1);
+	ck_assert_int_eq(lane_logic_state(l), LANE_OPEN);
+	ck_assert_uint_eq(lane_logic_stats(l)->heads_expired, 1);
+	lane_logic_free(l);
+}
+END_TEST
+
+START_TEST(test_late_read_after_reader_outage)
+{
+	struct lane_logic *l = new_logic();
+	struct lane_inputs in;
+
+	memset(&in, 0, sizeof(in));
+	in.entry = 1;
+	in.reader_down = 1;
+	for (int64_t t = 1000; t <= 6000; t += 10)
+		lane_logic_step(l, &in, t, acts, LANE_ACTIONS_MAX);
+	in.reader_down = 0;
+	lane_logic_step(l, &in, 6010, acts, LANE_ACTIONS_MAX);
+	/* the read buffered during the outage is this vehicle's */
+	read_tag(l, 0x01, 6100);
+	ck_assert_uint_eq(lane_logic_queue_len(l), 1);
+	ck_assert_int_eq(lane_logic_state(l), LANE_OPEN);
+	lane_logic_free(l);
+}
+END_TEST
+
 static Suite *
 suite(void)
 {
@@ -338,6 +379,8 @@ suite(void)
 	tcase_add_test(tc, test_unpaid_passage);
 	tcase_add_test(tc, test_exempt);
 	tcase_add_test(tc, test_missed_exit_edge);
+	tcase_add_test(tc, test_head_without_tag_expires);
+	tcase_add_test(tc, test_late_read_after_reader_outage);
 	suite_add_tcase(s, tc);
 	return s;
 }
