@@ -1,19 +1,51 @@
-/* lane_taglist.c: the tag status list, file and memory.
+/* lane_taglist.c: the tag status list: file, memory, lookups, writer, CSV.
  *
- * File, format version 1, big-endian (docs/taglist-format.md):
- *   header, 48 bytes: magic "TOLLTSL\0" | u32 version 1 | u32 0 |
- *     u64 list version | u64 accounts | u64 tags | u32 CRC-32C of the 40
- *     bytes before | u32 0
- *   accounts, sorted by id, unique: u64 id | i64 balance VND
- *   tags: u16 epc bits | EPC (bits rounded up to bytes) | u8 flags (1 TID,
- *     2 exempt, 4 pass) | [TID, 12 bytes] | u32 account index (into the
- *     accounts above) | u8 class | u8 status |
- *     u8 reason | u8 plate length | plate | [u32 pass station | u32 pass until day]
- *   trailer: u32 CRC-32C of everything between header and trailer |
- *     "TOLLEND\0"
- * Memory: an open-addressing table of 28-byte entries at 80 % load (a
- * 96-bit EPC inline, other lengths by a 96-bit SHA-256 prefix), plates
- * packed 6 bits a character, accounts in dense arrays (id, balance, debit). */
+ * File, format version 2, big-endian (docs/taglist-format.md):
+ *
+ *   header, 64 bytes
+ *      0  magic "TOLLTSL\0"
+ *      8  u32 format version (2)
+ *     12  u32 header length (64)
+ *     16  u64 list version
+ *     24  u64 A, accounts
+ *     32  u64 T, tags
+ *     40  u64 L, tags whose EPC is not 96 bits long ("long EPCs")
+ *     48  u64 P, tags with a pass
+ *     56  u32 zero
+ *     60  u32 CRC-32C of bytes 0-59
+ *   three sections in this order: accounts (type 1), long EPCs (2), tags (3)
+ *     u32 type | u32 record length | u64 record count | records |
+ *     u32 CRC-32C of the section from its type field on
+ *   account, 16 bytes, ids strictly increasing:
+ *     u64 id (1..2^32-1) | i64 balance VND
+ *   long EPC, 34 bytes, in the order of the tags that use them:
+ *     u16 bits (1..256, not 96) | 32 bytes EPC, left-aligned, zero past its bits
+ *   tag, 52 bytes, strictly increasing by (hash, EPC bits, EPC bytes):
+ *      0  12 bytes EPC (96 bits; zero for a long EPC)
+ *     12  12 bytes TID (zero without one)
+ *     24  u32 account index (into the accounts section)
+ *     28  u8 class 1-5 | u8 status 0-2 | u8 reason | u8 flags (1 TID,
+ *         2 exempt, 4 pass, 8 long EPC: the next long EPC record)
+ *     32  12 bytes plate: printable ASCII, zero-padded
+ *     44  u32 pass station | u32 pass valid-until day (both zero without a pass)
+ *   trailer, 12 bytes: u32 CRC-32C of every byte before it | "TOLLEND\0"
+ *
+ * The size is therefore 136 + 16 A + 34 L + 52 T: a file whose header says
+ * otherwise is refused before anything is allocated.
+ *
+ * hash(EPC) = h, starting from 0x9E3779B97F4A7C15 ^ bits, then for each
+ * 8-byte group of the EPC's bytes (zero-padded, big-endian) h =
+ * fmix64(h ^ group) (MurmurHash3's finaliser).
+ *
+ * Memory: the tags in file order (sorted by hash), 32 bytes each; a
+ * directory of u32 first-indexes over T/2 hash buckets (bucket =
+ * (hash >> 32) * buckets >> 32, monotone in the hash, so each bucket's tags
+ * are contiguous); a lookup hashes, reads two directory words and compares
+ * about two entries.  Accounts sorted by id, 12 bytes (u32 id, i32 balance,
+ * i32 debits), with a directory over the id range for debits by id.
+ * Passes (tag index, station, day) sorted by tag with a directory per 256
+ * tags; long EPCs and plates outside the 6-bit alphabet in side arrays.
+ * 10 M tags and 8.3 M accounts: 32 + 2 + 10 + 0.4 = ~44.5 bytes a tag. */
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -21,209 +53,419 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "buf.h"
 #include "crc.h"
-#include "crypto.h"
 #include "err.h"
-#include "fwi_map.h"
 #include "lane_taglist.h"
 
-#define HDR 48
-#define TRAILER 12
-#define F_TID 1
-#define F_EXEMPT 2
-#define F_PASS 4
-#define MAX_TAGS 100000000ull
-#define INFO_HASHED 0x80
+#define FORMAT_VERSION 2
+#define HDR_LEN 64
+#define SEC_HDR_LEN 16
+#define SEC_CRC_LEN 4
+#define TRAILER_LEN 12
+#define ACCT_REC 16
+#define LONG_REC 34
+#define TAG_REC 52
+#define SEC_ACCOUNTS 1
+#define SEC_LONG 2
+#define SEC_TAGS 3
+#define FIXED_LEN (HDR_LEN + 3 * (SEC_HDR_LEN + SEC_CRC_LEN) + TRAILER_LEN)
+
+/* tag flags in the file */
+#define FF_TID 0x01
+#define FF_EXEMPT 0x02
+#define FF_PASS 0x04
+#define FF_LONG 0x08
+
+#define TAGS_PER_BUCKET 2
+#define MAX_BUCKET 64 /* tags in one hash bucket: a lookup's bound */
+#define ACCTS_PER_BUCKET 8
+#define PASS_SHIFT 8 /* one pass directory word per 256 tags */
+#define CHUNK_RECS 16384
+#define BIG_ALLOC (1u << 20)
+#define HASH_SEED 0x9E3779B97F4A7C15ull
+#define TID_SEED 0xC2B2AE3D27D4EB4Full
+#define CSV_LINE_MAX 1024
 
 static const uint8_t magic[8] = {'T', 'O', 'L', 'L', 'T', 'S', 'L', 0};
 static const uint8_t endmagic[8] = {'T', 'O', 'L', 'L', 'E', 'N', 'D', 0};
 
+/* ---- memory layout ------------------------------------------------------ */
+
+/* entry.info */
+#define I_CLASS 0x07
+#define I_STATUS_SHIFT 3
+#define I_EXEMPT 0x20
+#define I_PASS 0x40
+#define I_TID 0x80
+/* entry.x */
+#define X_LONG 0x01  /* key holds the index into longs */
+#define X_PLATE 0x02 /* plate holds the index into plates */
+
+/* One tag, 32 bytes. */
 struct entry {
-	uint8_t key[12];
-	uint32_t acct; /* account index + 1; 0: empty slot */
-	uint64_t plate_reason; /* 10 chars x 6 bits, reason in the top 4 */
-	uint16_t tidh;	       /* 0: no TID */
-	uint8_t info;	       /* class 3 | status 2 | exempt 1 | pass 1 | hashed 1 */
-	uint8_t pad;
-} __attribute__((packed));
+	uint64_t plate;	  /* characters 0-9, 6 bits each from bit 0, and bits 0-3 of character 10 */
+	uint8_t key[12];  /* the 96-bit EPC as read; X_LONG: u32 index, host order */
+	uint32_t acct;	  /* index into accts */
+	uint32_t tidfp;	  /* TID fingerprint, with I_TID */
+	uint8_t plate_hi; /* bits 4-5 of character 10, character 11 from bit 2 */
+	uint8_t info;	  /* class | status << 3 | I_EXEMPT | I_PASS | I_TID */
+	uint8_t reason;
+	uint8_t x; /* X_LONG | X_PLATE */
+};
+_Static_assert(sizeof(struct entry) == 32, "a tag entry is 32 bytes");
+
+struct account {
+	uint32_t id;
+	int32_t balance_vnd;
+	int32_t debit_vnd; /* this process's debits since the snapshot, atomic */
+};
 
 struct pass {
-	uint32_t entry, station, until_day;
+	uint32_t tag, station, until_day;
+};
+
+struct longepc {
+	uint16_t bits;
+	uint8_t epc[32];
+};
+
+enum { R_TAGS, R_DIR, R_ACCTS, R_ADIR, R_PASSES, R_PDIR, R_LONGS, R_COUNT };
+
+struct region {
+	void *p;
+	size_t n;
 };
 
 struct lane_taglist {
 	uint64_t version;
-	struct entry *slots;
-	uint64_t cap, count;
-	uint32_t *acct_id;
-	int32_t *balance, *debit;
+	struct region mem[R_COUNT];
+	struct entry *tags;
+	uint32_t *dir; /* nb + 1 words */
+	uint64_t ntags;
+	uint32_t nb;
+	struct account *accts;
+	uint32_t *adir; /* nab + 1 words */
 	uint64_t naccts;
+	uint32_t nab, amin;
+	uint64_t aspan;
 	struct pass *passes;
-	uint64_t npasses;
+	uint32_t *pdir; /* npb + 1 words */
+	uint64_t npasses, npb;
+	struct longepc *longs;
+	uint64_t nlongs;
+	char (*plates)[LANE_PLATE_MAX]; /* plates outside the 6-bit alphabet */
+	size_t nplates, capplates;
 };
 
-#define fail(err, errlen, ...) toll_errf((err), (errlen), TOLL_EFORMAT, __VA_ARGS__)
+/* Large arrays come straight from mmap (huge pages where the kernel gives
+ * them: fewer TLB misses on a 300 MB table), small ones from calloc. */
+static void *
+region_alloc(struct lane_taglist *l, int r, size_t n)
+{
+	void *p;
 
-/* ---- plates: 6 bits a character ---------------------------------------- */
+	if (n < BIG_ALLOC) {
+		p = calloc(1, n ? n : 1);
+	} else {
+		p = mmap(NULL, n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (p == MAP_FAILED)
+			p = NULL;
+#ifdef MADV_HUGEPAGE
+		else
+			(void)madvise(p, n, MADV_HUGEPAGE);
+#endif
+	}
+	l->mem[r].p = p;
+	l->mem[r].n = n;
+	return p;
+}
+
+static void
+region_free(struct region *m)
+{
+	if (m->p == NULL)
+		return;
+	if (m->n < BIG_ALLOC)
+		free(m->p);
+	else
+		munmap(m->p, m->n);
+	m->p = NULL;
+}
+
+void
+lane_taglist_free(struct lane_taglist *l)
+{
+	if (l == NULL)
+		return;
+	for (int r = 0; r < R_COUNT; r++)
+		region_free(&l->mem[r]);
+	free(l->plates);
+	free(l);
+}
+
+size_t
+lane_taglist_memory_bytes(const struct lane_taglist *l)
+{
+	size_t n = sizeof(*l) + l->capplates * sizeof(*l->plates);
+	for (int r = 0; r < R_COUNT; r++)
+		n += l->mem[r].n;
+	return n;
+}
+
+uint64_t
+lane_taglist_version(const struct lane_taglist *l)
+{
+	return l->version;
+}
+
+size_t
+lane_taglist_count(const struct lane_taglist *l)
+{
+	return (size_t)l->ntags;
+}
+
+/* ---- hashing -------------------------------------------------------------- */
+
+static inline uint64_t
+fmix64(uint64_t x)
+{
+	x ^= x >> 33;
+	x *= 0xFF51AFD7ED558CCDull;
+	x ^= x >> 33;
+	x *= 0xC4CEB9FE1A85EC53ull;
+	x ^= x >> 33;
+	return x;
+}
+
+/* n <= 8 bytes as a big-endian u64, zero-padded on the right */
+static inline uint64_t
+group_be(const uint8_t *p, size_t n)
+{
+	uint64_t v = 0;
+	for (size_t k = 0; k < 8; k++)
+		v = v << 8 | (k < n ? p[k] : 0);
+	return v;
+}
+
+static uint64_t
+epc_hash(uint64_t seed, const uint8_t *epc, unsigned bits)
+{
+	size_t n = (bits + 7) / 8;
+	uint64_t h = seed ^ bits;
+	for (size_t i = 0; i < n; i += 8)
+		h = fmix64(h ^ group_be(epc + i, n - i < 8 ? n - i : 8));
+	return h;
+}
+
+static inline uint64_t
+epc_hash96(const uint8_t e[12])
+{
+	uint64_t h = HASH_SEED ^ 96;
+	h = fmix64(h ^ group_be(e, 8));
+	return fmix64(h ^ group_be(e + 8, 4));
+}
+
+static uint32_t
+tid_fingerprint(const uint8_t tid[12])
+{
+	return (uint32_t)(epc_hash(TID_SEED, tid, 96) >> 32);
+}
+
+static inline uint32_t
+bucket_of(uint64_t h, uint32_t nb)
+{
+	return (uint32_t)(((h >> 32) * (uint64_t)nb) >> 32);
+}
+
+static uint32_t
+buckets_for(uint64_t ntags)
+{
+	return (uint32_t)(ntags / TAGS_PER_BUCKET + 1);
+}
+
+/* The order of the tags in the file and in memory. */
+static int
+key_cmp(uint64_t ha, unsigned bitsa, const uint8_t *a, uint64_t hb, unsigned bitsb, const uint8_t *b)
+{
+	if (ha != hb)
+		return ha < hb ? -1 : 1;
+	if (bitsa != bitsb)
+		return bitsa < bitsb ? -1 : 1;
+	return memcmp(a, b, (bitsa + 7) / 8);
+}
+
+/* ---- plates: 6 bits a character, or the overflow arena -------------------- */
+
+static const char plate_alphabet[] = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ-. ";
 
 static int
 plate_code(char c)
 {
 	if (c >= '0' && c <= '9')
-		return 1 + c - '0';
+		return 1 + (c - '0');
 	if (c >= 'A' && c <= 'Z')
-		return 11 + c - 'A';
-	if (c == '-')
+		return 11 + (c - 'A');
+	switch (c) {
+	case '-':
 		return 37;
-	if (c == '.')
+	case '.':
 		return 38;
-	if (c == ' ')
+	case ' ':
 		return 39;
+	}
 	return -1;
 }
 
+/* 0, or -1 when a character is outside the alphabet */
 static int
-plate_pack(const char *p, size_t n, uint64_t *out)
+plate_pack(const char *p, size_t n, uint64_t *lo, uint8_t *hi)
 {
 	uint64_t v = 0;
-	if (n > LANE_PLATE_MAX)
-		return -1;
+	unsigned c10 = 0, c11 = 0;
+
 	for (size_t i = 0; i < n; i++) {
 		int c = plate_code(p[i]);
 		if (c < 0)
 			return -1;
-		v |= (uint64_t)c << (6 * i);
+		if (i < 10)
+			v |= (uint64_t)c << (6 * i);
+		else if (i == 10)
+			c10 = (unsigned)c;
+		else
+			c11 = (unsigned)c;
 	}
-	*out = v;
+	*lo = v | (uint64_t)(c10 & 15) << 60;
+	*hi = (uint8_t)(c10 >> 4 | c11 << 2);
 	return 0;
 }
 
 static void
-plate_unpack(uint64_t v, char out[13])
+plate_unpack(uint64_t lo, uint8_t hi, char out[LANE_PLATE_MAX + 1])
 {
-	static const char chars[] = "?0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ-. ";
-	int n = 0;
-	for (int i = 0; i < LANE_PLATE_MAX; i++) {
-		unsigned c = (unsigned)(v >> (6 * i)) & 63;
-		if (c == 0 || c >= sizeof(chars) - 1)
+	unsigned n = 0;
+	for (unsigned i = 0; i < LANE_PLATE_MAX; i++) {
+		unsigned c = i < 10 ? (unsigned)(lo >> (6 * i)) & 63
+			     : i == 10 ? (unsigned)(lo >> 60) | (hi & 3u) << 4
+				       : (unsigned)hi >> 2;
+		if (c == 0 || c > sizeof(plate_alphabet) - 1)
 			break;
-		out[n++] = chars[c];
+		out[n++] = plate_alphabet[c - 1];
 	}
 	out[n] = 0;
 }
 
-/* ---- keys and hashing ----------------------------------------------------- */
-
+/* A plate field of the file or an argument: at most 12 printable ASCII
+ * characters; in a 12-byte field, zero-padded. Its length, or -1. */
 static int
-make_key(const uint8_t *epc, unsigned bits, uint8_t key[12])
+plate_check(const char *p, size_t field)
 {
-	if (bits == 96) {
-		memcpy(key, epc, 12);
-		return 0;
+	size_t n = 0;
+	while (n < field && p[n] != 0) {
+		if (p[n] < 0x20 || p[n] > 0x7E)
+			return -1;
+		n++;
 	}
-	uint8_t buf[2 + FWI_EPC_MAX_BYTES], h[32];
-	size_t n = (bits + 7) / 8;
-	buf[0] = (uint8_t)(bits >> 8);
-	buf[1] = (uint8_t)bits;
-	memcpy(buf + 2, epc, n);
-	toll_sha256(buf, 2 + n, h);
-	memcpy(key, h, 12);
-	return INFO_HASHED;
-}
-
-static uint64_t
-mix(uint64_t x)
-{
-	x ^= x >> 33;
-	x *= 0xff51afd7ed558ccdull;
-	x ^= x >> 33;
-	x *= 0xc4ceb9fe1a85ec53ull;
-	x ^= x >> 33;
-	return x;
-}
-
-static uint64_t
-slot_of(const struct lane_taglist *l, const uint8_t key[12])
-{
-	uint64_t a, b = 0;
-	memcpy(&a, key, 8);
-	memcpy(&b, key + 8, 4);
-	uint64_t h = mix(a ^ mix(b + 0x9e3779b97f4a7c15ull));
-	return (uint64_t)(((unsigned __int128)h * l->cap) >> 64);
-}
-
-static uint16_t
-tid_hash(const uint8_t tid[12])
-{
-	uint16_t h = (uint16_t)toll_crc32c(0, tid, 12);
-	return h == 0 ? 1 : h;
+	for (size_t i = n; i < field; i++)
+		if (p[i] != 0)
+			return -1;
+	return (int)n;
 }
 
 /* ---- lookups ---------------------------------------------------------------- */
 
 static const struct entry *
-find(const struct lane_taglist *l, const uint8_t key[12], uint8_t hashed)
+find96(const struct lane_taglist *l, const uint8_t *epc)
 {
-	if (l->cap == 0)
-		return NULL;
-	for (uint64_t i = slot_of(l, key), n = 0; n < l->cap; n++, i = i + 1 == l->cap ? 0 : i + 1) {
-		const struct entry *e = &l->slots[i];
-		if (e->acct == 0)
-			return NULL;
-		if ((e->info & INFO_HASHED) == hashed && memcmp(e->key, key, 12) == 0)
+	uint32_t b = bucket_of(epc_hash96(epc), l->nb);
+	for (uint32_t i = l->dir[b], end = l->dir[b + 1]; i < end; i++) {
+		const struct entry *e = &l->tags[i];
+		if (!(e->x & X_LONG) && memcmp(e->key, epc, 12) == 0)
 			return e;
 	}
 	return NULL;
 }
 
-static int64_t
-account_balance(const struct lane_taglist *l, uint32_t idx)
+static const struct entry *
+find_long(const struct lane_taglist *l, const uint8_t *epc, unsigned bits)
 {
-	return (int64_t)l->balance[idx] - l->debit[idx];
+	uint8_t k[32] = {0};
+	size_t n = (bits + 7) / 8;
+
+	memcpy(k, epc, n);
+	if (bits % 8)
+		k[n - 1] &= (uint8_t)(0xFF << (8 - bits % 8));
+	uint32_t b = bucket_of(epc_hash(HASH_SEED, k, bits), l->nb);
+	for (uint32_t i = l->dir[b], end = l->dir[b + 1]; i < end; i++) {
+		const struct entry *e = &l->tags[i];
+		uint32_t li;
+		if (!(e->x & X_LONG))
+			continue;
+		memcpy(&li, e->key, 4);
+		if (l->longs[li].bits == bits && memcmp(l->longs[li].epc, k, n) == 0)
+			return e;
+	}
+	return NULL;
+}
+
+static const struct pass *
+find_pass(const struct lane_taglist *l, uint32_t tag)
+{
+	uint64_t k = tag >> PASS_SHIFT;
+	uint32_t lo = l->pdir[k], hi = l->pdir[k + 1];
+	while (lo < hi) {
+		uint32_t mid = lo + (hi - lo) / 2;
+		if (l->passes[mid].tag < tag)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < l->pdir[k + 1] && l->passes[lo].tag == tag ? &l->passes[lo] : NULL;
 }
 
 int
 lane_taglist_lookup(const struct lane_taglist *l, const uint8_t *epc, unsigned epc_bits,
 		    const uint8_t *tid, struct lane_tag_info *out)
 {
-	uint8_t key[12];
-	uint8_t hashed;
 	const struct entry *e;
 
+	if (out == NULL)
+		return TOLL_EINVAL;
 	memset(out, 0, sizeof(*out));
-	if (epc_bits == 0 || epc_bits > FWI_EPC_MAX_BITS)
+	if (l == NULL || (epc == NULL && epc_bits != 0))
+		return TOLL_EINVAL;
+	if (epc_bits == 0 || epc_bits > LANE_EPC_MAX_BITS)
 		return TOLL_ENOTFOUND;
-	hashed = (uint8_t)make_key(epc, epc_bits, key);
-	e = find(l, key, hashed);
+	e = epc_bits == 96 ? find96(l, epc) : find_long(l, epc, epc_bits);
 	if (e == NULL)
 		return TOLL_ENOTFOUND;
-	uint32_t a = e->acct - 1;
-	out->account_id = l->acct_id[a];
-	out->vclass = e->info & 7;
-	out->status = (e->info >> 3) & 3;
-	out->flags = ((e->info >> 5) & 1 ? LANE_TAG_F_EXEMPT : 0) | ((e->info >> 6) & 1 ? LANE_TAG_F_PASS : 0);
-	out->reason = (unsigned)(e->plate_reason >> 60);
-	plate_unpack(e->plate_reason, out->plate);
-	out->balance_vnd = account_balance(l, a);
-	if (e->tidh != 0 && tid != NULL && tid_hash(tid) != e->tidh)
-		out->tid_mismatch = 1;
-	if (out->flags & LANE_TAG_F_PASS) {
-		uint32_t idx = (uint32_t)(e - l->slots);
-		size_t lo = 0, hi = l->npasses;
-		while (lo < hi) {
-			size_t mid = (lo + hi) / 2;
-			if (l->passes[mid].entry < idx)
-				lo = mid + 1;
-			else
-				hi = mid;
-		}
-		if (lo < l->npasses && l->passes[lo].entry == idx) {
-			out->pass_station = l->passes[lo].station;
-			out->pass_until_day = l->passes[lo].until_day;
+
+	const struct account *a = &l->accts[e->acct];
+	out->account_id = a->id;
+	out->balance_vnd = (int64_t)a->balance_vnd - __atomic_load_n(&a->debit_vnd, __ATOMIC_RELAXED);
+	out->vclass = e->info & I_CLASS;
+	out->status = (e->info >> I_STATUS_SHIFT) & 3;
+	out->reason = e->reason;
+	out->flags = (e->info & I_EXEMPT ? LANE_TAG_F_EXEMPT : 0) | (e->info & I_PASS ? LANE_TAG_F_PASS : 0);
+	if (e->x & X_PLATE) {
+		memcpy(out->plate, l->plates[e->plate], LANE_PLATE_MAX);
+		out->plate[LANE_PLATE_MAX] = 0;
+	} else {
+		plate_unpack(e->plate, e->plate_hi, out->plate);
+	}
+	if (e->info & I_TID) {
+		out->tid_listed = 1;
+		out->tid_mismatch = tid != NULL && tid_fingerprint(tid) != e->tidfp;
+	}
+	if (e->info & I_PASS) {
+		const struct pass *p = find_pass(l, (uint32_t)(e - l->tags));
+		if (p != NULL) {
+			out->pass_station = p->station;
+			out->pass_until_day = p->until_day;
 		}
 	}
 	return 0;
@@ -232,276 +474,557 @@ lane_taglist_lookup(const struct lane_taglist *l, const uint8_t *epc, unsigned e
 static int64_t
 find_account(const struct lane_taglist *l, uint64_t id)
 {
-	size_t lo = 0, hi = l->naccts;
-	if (id > UINT32_MAX)
+	if (l->naccts == 0 || id < l->amin || id - l->amin >= l->aspan)
 		return -1;
+	uint32_t b = (uint32_t)((id - l->amin) * l->nab / l->aspan);
+	uint32_t lo = l->adir[b], hi = l->adir[b + 1];
 	while (lo < hi) {
-		size_t mid = (lo + hi) / 2;
-		if (l->acct_id[mid] < id)
+		uint32_t mid = lo + (hi - lo) / 2;
+		if (l->accts[mid].id < id)
 			lo = mid + 1;
 		else
 			hi = mid;
 	}
-	return lo < l->naccts && l->acct_id[lo] == id ? (int64_t)lo : -1;
+	return lo < l->adir[b + 1] && l->accts[lo].id == id ? (int64_t)lo : -1;
 }
 
 int
-lane_taglist_debit(struct lane_taglist *l, uint64_t account_id, int64_t fee)
+lane_taglist_debit(struct lane_taglist *l, uint64_t account_id, int64_t fee_vnd)
 {
+	if (l == NULL || fee_vnd < 0)
+		return TOLL_EINVAL;
 	int64_t a = find_account(l, account_id);
-	int64_t d;
 	if (a < 0)
 		return TOLL_ENOTFOUND;
-	if (fee < 0)
-		return TOLL_EINVAL;
-	d = (int64_t)l->debit[a] + fee;
-	l->debit[a] = d > INT32_MAX ? INT32_MAX : (int32_t)d;
+	int32_t *d = &l->accts[a].debit_vnd;
+	int32_t old = __atomic_load_n(d, __ATOMIC_RELAXED), nw;
+	do {
+		int64_t sum = (int64_t)old + fee_vnd;
+		nw = sum > INT32_MAX ? INT32_MAX : (int32_t)sum;
+	} while (!__atomic_compare_exchange_n(d, &old, nw, 1, __ATOMIC_RELAXED, __ATOMIC_RELAXED));
 	return 0;
-}
-
-uint64_t lane_taglist_version(const struct lane_taglist *l) { return l->version; }
-size_t lane_taglist_count(const struct lane_taglist *l) { return (size_t)l->count; }
-
-size_t
-lane_taglist_memory_bytes(const struct lane_taglist *l)
-{
-	return (size_t)(l->cap * sizeof(struct entry) + l->naccts * 12 + l->npasses * sizeof(struct pass) +
-			sizeof(*l));
-}
-
-void
-lane_taglist_free(struct lane_taglist *l)
-{
-	if (l == NULL)
-		return;
-	free(l->slots);
-	free(l->acct_id);
-	free(l->balance);
-	free(l->debit);
-	free(l->passes);
-	free(l);
 }
 
 /* ---- loading ---------------------------------------------------------------- */
 
-int
-lane_taglist_load_mem(const uint8_t *buf, size_t len, struct lane_taglist **out, char *err,
-		      size_t errlen)
+/* Where the bytes come from: memory, or a file read a chunk at a time so a
+ * list costs its own memory, not its file's size on top. */
+struct src {
+	const uint8_t *mem;
+	int fd;
+	uint8_t *buf;
+	uint64_t off, len;
+	uint32_t crc; /* of every byte taken */
+	int sys_errno;
+};
+
+static int
+src_take(struct src *s, size_t n, const uint8_t **p)
+{
+	if (n > s->len - s->off)
+		return TOLL_ESHORT;
+	if (s->mem != NULL) {
+		*p = s->mem + s->off;
+	} else {
+		size_t got = 0;
+		while (got < n) {
+			ssize_t r = read(s->fd, s->buf + got, n - got);
+			if (r < 0 && errno == EINTR)
+				continue;
+			if (r < 0) {
+				s->sys_errno = errno;
+				return TOLL_ESYS;
+			}
+			if (r == 0)
+				return TOLL_ESHORT; /* shrank while being read */
+			got += (size_t)r;
+		}
+		*p = s->buf;
+	}
+	s->off += n;
+	s->crc = toll_crc32c(s->crc, *p, n);
+	return 0;
+}
+
+struct loader {
+	struct lane_taglist *l;
+	uint64_t naccts, ntags, nlongs, npasses;
+	uint64_t longs_used, passes_used;
+	uint64_t prev_h;
+	unsigned prev_bits;
+	uint8_t prev_key[32];
+	uint32_t bucket_next; /* the first directory word not yet set */
+	char *why;
+	size_t whylen;
+};
+
+#define bad_record(c, ...) toll_errf((c)->why, (c)->whylen, __VA_ARGS__)
+
+static int
+zero_bytes(const uint8_t *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (p[i] != 0)
+			return 0;
+	return 1;
+}
+
+static int
+account_record(struct loader *c, uint64_t i, const uint8_t *p)
 {
 	struct toll_rd r;
-	uint8_t m[8];
-	uint32_t version, zero, crc, zero2, tcrc;
-	uint64_t lv, na, nt;
-	struct lane_taglist *l;
-	int rc = TOLL_EFORMAT;
+	uint64_t id;
+	int64_t bal;
 
-	if (buf == NULL || len < HDR + TRAILER)
-		return fail(err, errlen, "tag list truncated (%zu bytes)", len);
-	toll_rd_init(&r, buf, HDR);
-	toll_rd_bytes(&r, m, 8);
-	toll_rd_u32(&r, &version);
-	toll_rd_u32(&r, &zero);
-	toll_rd_u64(&r, &lv);
-	toll_rd_u64(&r, &na);
-	toll_rd_u64(&r, &nt);
-	toll_rd_u32(&r, &crc);
-	toll_rd_u32(&r, &zero2);
-	if (memcmp(m, magic, 8) != 0)
-		return fail(err, errlen, "not a tag status list (bad magic)");
-	if (crc != toll_crc32c(0, buf, 40) || zero != 0 || zero2 != 0)
-		return fail(err, errlen, "tag list header damaged");
-	if (version != 1) {
-		fail(err, errlen, "tag list format version %u, this program reads version 1", version);
-		return TOLL_EVERSION;
+	toll_rd_init(&r, p, ACCT_REC);
+	if (toll_rd_u64(&r, &id) != 0 || toll_rd_i64(&r, &bal) != 0)
+		return bad_record(c, TOLL_EFORMAT, "account %" PRIu64 ": short record", i);
+	if (id == 0)
+		return bad_record(c, TOLL_EFORMAT, "account %" PRIu64 ": id 0", i);
+	if (id > UINT32_MAX)
+		return bad_record(c, TOLL_ERANGE, "account %" PRIu64 ": id %" PRIu64 " above 2^32-1, the lane's bound", i, id);
+	if (i > 0 && id <= c->l->accts[i - 1].id)
+		return bad_record(c, TOLL_EFORMAT, "account %" PRIu64 ": id %" PRIu64 " not above the one before (%" PRIu32 ")",
+			   i, id, c->l->accts[i - 1].id);
+	c->l->accts[i].id = (uint32_t)id;
+	c->l->accts[i].balance_vnd = bal > INT32_MAX ? INT32_MAX : bal < INT32_MIN ? INT32_MIN : (int32_t)bal;
+	return 0;
+}
+
+static int
+long_record(struct loader *c, uint64_t i, const uint8_t *p)
+{
+	struct toll_rd r;
+	uint16_t bits;
+	uint8_t epc[32];
+
+	toll_rd_init(&r, p, LONG_REC);
+	if (toll_rd_u16(&r, &bits) != 0 || toll_rd_bytes(&r, epc, 32) != 0)
+		return bad_record(c, TOLL_EFORMAT, "long EPC %" PRIu64 ": short record", i);
+	if (bits == 0 || bits > LANE_EPC_MAX_BITS || bits == 96)
+		return bad_record(c, TOLL_EFORMAT, "long EPC %" PRIu64 ": %u bits (want 1-256, 96-bit EPCs go inline)", i,
+			   (unsigned)bits);
+	size_t n = (bits + 7u) / 8;
+	if (!zero_bytes(epc + n, 32 - n) || (bits % 8 && (epc[n - 1] & (0xFF >> (bits % 8)))))
+		return bad_record(c, TOLL_EFORMAT, "long EPC %" PRIu64 ": bits set past its %u bits", i, (unsigned)bits);
+	c->l->longs[i].bits = bits;
+	memcpy(c->l->longs[i].epc, epc, 32);
+	return 0;
+}
+
+static int
+tag_record(struct loader *c, uint64_t i, const uint8_t *p)
+{
+	struct lane_taglist *l = c->l;
+	struct toll_rd r;
+	uint8_t epc[12], tid[12], cls, status, reason, flags;
+	char plate[LANE_PLATE_MAX];
+	uint32_t ai, pst, pday;
+	int rc = 0;
+
+	toll_rd_init(&r, p, TAG_REC);
+	rc |= toll_rd_bytes(&r, epc, 12);
+	rc |= toll_rd_bytes(&r, tid, 12);
+	rc |= toll_rd_u32(&r, &ai);
+	rc |= toll_rd_u8(&r, &cls);
+	rc |= toll_rd_u8(&r, &status);
+	rc |= toll_rd_u8(&r, &reason);
+	rc |= toll_rd_u8(&r, &flags);
+	rc |= toll_rd_bytes(&r, plate, sizeof(plate));
+	rc |= toll_rd_u32(&r, &pst);
+	rc |= toll_rd_u32(&r, &pday);
+	if (rc != 0)
+		return bad_record(c, TOLL_EFORMAT, "tag %" PRIu64 ": short record", i);
+	if (flags & ~(FF_TID | FF_EXEMPT | FF_PASS | FF_LONG))
+		return bad_record(c, TOLL_EFORMAT, "tag %" PRIu64 ": unknown flags 0x%02x", i, flags);
+	if (!(flags & FF_TID) && !zero_bytes(tid, 12))
+		return bad_record(c, TOLL_EFORMAT, "tag %" PRIu64 ": TID bytes without the TID flag", i);
+	if (ai >= c->naccts)
+		return bad_record(c, TOLL_EFORMAT, "tag %" PRIu64 ": account index %" PRIu32 " past the %" PRIu64 " accounts", i,
+			   ai, c->naccts);
+	if (cls < 1 || cls > 5)
+		return bad_record(c, TOLL_EFORMAT, "tag %" PRIu64 ": class %u (want 1-5)", i, cls);
+	if (status > LANE_TAG_INVALID)
+		return bad_record(c, TOLL_EFORMAT, "tag %" PRIu64 ": status %u (want 0-2)", i, status);
+	int plen = plate_check(plate, sizeof(plate));
+	if (plen < 0)
+		return bad_record(c, TOLL_EFORMAT, "tag %" PRIu64 ": plate not printable ASCII, zero-padded", i);
+	if (!(flags & FF_PASS) && (pst != 0 || pday != 0))
+		return bad_record(c, TOLL_EFORMAT, "tag %" PRIu64 ": pass station or day without the pass flag", i);
+
+	/* the key, and the order: strictly increasing, so no EPC twice */
+	struct entry *e = &l->tags[i];
+	uint8_t k[32] = {0};
+	unsigned bits;
+	uint64_t h;
+	memset(e, 0, sizeof(*e));
+	if (flags & FF_LONG) {
+		if (!zero_bytes(epc, 12))
+			return bad_record(c, TOLL_EFORMAT, "tag %" PRIu64 ": EPC bytes in a long-EPC tag", i);
+		if (c->longs_used >= c->nlongs)
+			return bad_record(c, TOLL_EFORMAT, "tag %" PRIu64 ": more long-EPC tags than the %" PRIu64 " long EPCs",
+				   i, c->nlongs);
+		uint32_t li = (uint32_t)c->longs_used++;
+		bits = l->longs[li].bits;
+		memcpy(k, l->longs[li].epc, 32);
+		h = epc_hash(HASH_SEED, k, bits);
+		memcpy(e->key, &li, 4);
+		e->x |= X_LONG;
+	} else {
+		bits = 96;
+		memcpy(k, epc, 12);
+		h = epc_hash96(epc);
+		memcpy(e->key, epc, 12);
 	}
-	if (memcmp(buf + len - 8, endmagic, 8) != 0)
-		return fail(err, errlen, "tag list truncated (no end marker)");
-	toll_rd_init(&r, buf + len - TRAILER, 4);
-	toll_rd_u32(&r, &tcrc);
-	if (tcrc != toll_crc32c(0, buf + HDR, len - HDR - TRAILER))
-		return fail(err, errlen, "tag list damaged (checksum mismatch)");
-	if (na > UINT32_MAX || nt > MAX_TAGS || na * 16 > len)
-		return fail(err, errlen, "tag list counts out of bounds (%" PRIu64 " accounts, %" PRIu64 " tags)", na, nt);
+	if (i > 0) {
+		int cmp = key_cmp(c->prev_h, c->prev_bits, c->prev_key, h, bits, k);
+		if (cmp == 0)
+			return bad_record(c, TOLL_EFORMAT, "tag %" PRIu64 ": EPC listed twice", i);
+		if (cmp > 0)
+			return bad_record(c, TOLL_EFORMAT, "tag %" PRIu64 ": out of order (the file must be sorted by hash)", i);
+	}
+	c->prev_h = h;
+	c->prev_bits = bits;
+	memcpy(c->prev_key, k, sizeof(k));
+	uint32_t b = bucket_of(h, l->nb);
+	while (c->bucket_next <= b)
+		l->dir[c->bucket_next++] = (uint32_t)i;
+	if (i - l->dir[b] >= MAX_BUCKET)
+		return bad_record(c, TOLL_EFORMAT, "tag %" PRIu64 ": more than %d tags share a hash bucket", i, MAX_BUCKET);
 
+	e->acct = ai;
+	e->reason = reason;
+	e->info = (uint8_t)(cls | status << I_STATUS_SHIFT | (flags & FF_EXEMPT ? I_EXEMPT : 0) |
+			    (flags & FF_PASS ? I_PASS : 0) | (flags & FF_TID ? I_TID : 0));
+	if (flags & FF_TID)
+		e->tidfp = tid_fingerprint(tid);
+	if (plate_pack(plate, (size_t)plen, &e->plate, &e->plate_hi) != 0) {
+		if (l->nplates == l->capplates) {
+			size_t nc = l->capplates ? 2 * l->capplates : 64;
+			char(*np)[LANE_PLATE_MAX] = realloc(l->plates, nc * sizeof(*np));
+			if (np == NULL)
+				return bad_record(c, TOLL_ENOMEM, "out of memory for plates");
+			l->plates = np;
+			l->capplates = nc;
+		}
+		memcpy(l->plates[l->nplates], plate, LANE_PLATE_MAX);
+		e->plate = l->nplates++;
+		e->plate_hi = 0;
+		e->x |= X_PLATE;
+	}
+	if (flags & FF_PASS) {
+		if (c->passes_used >= c->npasses)
+			return bad_record(c, TOLL_EFORMAT, "tag %" PRIu64 ": more passes than the header's %" PRIu64, i,
+				   c->npasses);
+		struct pass *ps = &l->passes[c->passes_used++];
+		ps->tag = (uint32_t)i;
+		ps->station = pst;
+		ps->until_day = pday;
+	}
+	return 0;
+}
+
+typedef int (*record_fn)(struct loader *c, uint64_t i, const uint8_t *p);
+
+/* One section: its header, its records, its CRC.  A record that does not
+ * check out stops the parsing, but the section is still read to its end so
+ * that damage is reported as a checksum mismatch rather than as whatever
+ * the damaged bytes happened to say. */
+static int
+load_section(struct src *s, struct loader *c, uint32_t type, uint32_t reclen, uint64_t count, const char *name,
+	     record_fn fn, char *err, size_t errlen)
+{
+	const uint8_t *p;
+	struct toll_rd r;
+	uint32_t t, rl, want, crc;
+	uint64_t n;
+	int rc, bad = 0;
+	char msg[200];
+
+	c->why = msg;
+	c->whylen = sizeof(msg);
+	if ((rc = src_take(s, SEC_HDR_LEN, &p)) != 0)
+		return rc;
+	crc = toll_crc32c(0, p, SEC_HDR_LEN);
+	toll_rd_init(&r, p, SEC_HDR_LEN);
+	if (toll_rd_u32(&r, &t) != 0 || toll_rd_u32(&r, &rl) != 0 || toll_rd_u64(&r, &n) != 0)
+		return TOLL_ESHORT;
+	if (t != type || rl != reclen || n != count)
+		bad = toll_errf(msg, sizeof(msg), TOLL_EFORMAT,
+				"%s section header says type %" PRIu32 ", %" PRIu32 "-byte records, %" PRIu64
+				" of them (want %" PRIu32 ", %" PRIu32 ", %" PRIu64 ")",
+				name, t, rl, n, type, reclen, count);
+	for (uint64_t i = 0; i < count;) {
+		uint64_t k = count - i < CHUNK_RECS ? count - i : CHUNK_RECS;
+		if ((rc = src_take(s, (size_t)k * reclen, &p)) != 0)
+			return rc;
+		crc = toll_crc32c(crc, p, (size_t)k * reclen);
+		for (uint64_t j = 0; j < k && bad == 0; j++)
+			bad = fn(c, i + j, p + j * reclen);
+		i += k;
+	}
+	if ((rc = src_take(s, SEC_CRC_LEN, &p)) != 0)
+		return rc;
+	toll_rd_init(&r, p, SEC_CRC_LEN);
+	if (toll_rd_u32(&r, &want) != 0)
+		return TOLL_ESHORT;
+	if (want != crc)
+		return toll_errf(err, errlen, TOLL_ECRC, "%s section damaged (checksum mismatch)", name);
+	if (bad != 0)
+		return toll_errf(err, errlen, bad, "%s", msg);
+	return 0;
+}
+
+static void
+build_directories(struct lane_taglist *l, struct loader *c)
+{
+	while (c->bucket_next <= l->nb)
+		l->dir[c->bucket_next++] = (uint32_t)l->ntags;
+
+	uint32_t next = 0;
+	for (uint64_t i = 0; i < l->naccts; i++) {
+		uint32_t b = (uint32_t)((uint64_t)(l->accts[i].id - l->amin) * l->nab / l->aspan);
+		while (next <= b)
+			l->adir[next++] = (uint32_t)i;
+	}
+	while (next <= l->nab)
+		l->adir[next++] = (uint32_t)l->naccts;
+
+	uint64_t pnext = 0;
+	for (uint64_t i = 0; i < l->npasses; i++) {
+		uint64_t b = l->passes[i].tag >> PASS_SHIFT;
+		while (pnext <= b)
+			l->pdir[pnext++] = (uint32_t)i;
+	}
+	while (pnext <= l->npb)
+		l->pdir[pnext++] = (uint32_t)l->npasses;
+}
+
+static int
+load_from(struct src *s, struct lane_taglist **out, char *err, size_t errlen)
+{
+	const uint8_t *p;
+	struct toll_rd r;
+	uint8_t m[8];
+	uint32_t fmt, hlen, zero, hcrc, fcrc;
+	uint64_t lv, na, nt, nl, np;
+	struct lane_taglist *l;
+	struct loader c;
+	int rc;
+
+	if (s->len < HDR_LEN)
+		return toll_errf(err, errlen, TOLL_ESHORT, "truncated: %" PRIu64 " bytes, a header alone is %d",
+				 s->len, HDR_LEN);
+	if ((rc = src_take(s, HDR_LEN, &p)) != 0)
+		goto io;
+	toll_rd_init(&r, p, HDR_LEN);
+	rc = toll_rd_bytes(&r, m, 8) | toll_rd_u32(&r, &fmt) | toll_rd_u32(&r, &hlen) | toll_rd_u64(&r, &lv) |
+	     toll_rd_u64(&r, &na) | toll_rd_u64(&r, &nt) | toll_rd_u64(&r, &nl) | toll_rd_u64(&r, &np) |
+	     toll_rd_u32(&r, &zero) | toll_rd_u32(&r, &hcrc);
+	if (rc != 0)
+		return toll_errf(err, errlen, TOLL_ESHORT, "truncated header");
+	if (memcmp(m, magic, 8) != 0)
+		return toll_errf(err, errlen, TOLL_EFORMAT, "not a tag status list (bad magic)");
+	if (fmt != FORMAT_VERSION)
+		return toll_errf(err, errlen, TOLL_EVERSION,
+				 "tag list format version %" PRIu32 "; this program reads version %d", fmt,
+				 FORMAT_VERSION);
+	if (hcrc != toll_crc32c(0, p, HDR_LEN - 4))
+		return toll_errf(err, errlen, TOLL_ECRC, "header damaged (checksum mismatch)");
+	if (hlen != HDR_LEN || zero != 0)
+		return toll_errf(err, errlen, TOLL_EFORMAT, "header length %" PRIu32 " or reserved field not as version 2 has them", hlen);
+	if (nt > LANE_TAGLIST_MAX_TAGS || na > LANE_TAGLIST_MAX_TAGS || nl > nt || np > nt)
+		return toll_errf(err, errlen, TOLL_EFORMAT,
+				 "counts out of bounds: %" PRIu64 " accounts, %" PRIu64 " tags, %" PRIu64
+				 " long EPCs, %" PRIu64 " passes (at most %u tags)",
+				 na, nt, nl, np, LANE_TAGLIST_MAX_TAGS);
+	uint64_t want = FIXED_LEN + ACCT_REC * na + LONG_REC * nl + TAG_REC * nt;
+	if (s->len < want)
+		return toll_errf(err, errlen, TOLL_ESHORT, "truncated: %" PRIu64 " bytes, the header's counts need %" PRIu64,
+				 s->len, want);
+	if (s->len > want)
+		return toll_errf(err, errlen, TOLL_EFORMAT, "%" PRIu64 " bytes past the end the header's counts give",
+				 s->len - want);
+
+	/* everything allocated here is bounded by the file's size */
 	l = calloc(1, sizeof(*l));
 	if (l == NULL)
-		return TOLL_ENOMEM;
+		return toll_errf(err, errlen, TOLL_ENOMEM, "out of memory");
 	l->version = lv;
+	l->ntags = nt;
 	l->naccts = na;
-	l->acct_id = malloc((na ? na : 1) * sizeof(*l->acct_id));
-	l->balance = malloc((na ? na : 1) * sizeof(*l->balance));
-	l->debit = calloc(na ? na : 1, sizeof(*l->debit));
-	l->cap = nt + nt / 4 + 1;
-	l->slots = calloc(l->cap, sizeof(*l->slots));
-	if (!l->acct_id || !l->balance || !l->debit || !l->slots) {
-		rc = TOLL_ENOMEM;
-		goto bad;
+	l->npasses = np;
+	l->nlongs = nl;
+	l->nb = buckets_for(nt);
+	l->nab = (uint32_t)(na / ACCTS_PER_BUCKET + 1);
+	l->npb = (nt >> PASS_SHIFT) + 1;
+	l->tags = region_alloc(l, R_TAGS, nt * sizeof(*l->tags));
+	l->dir = region_alloc(l, R_DIR, ((size_t)l->nb + 1) * sizeof(*l->dir));
+	l->accts = region_alloc(l, R_ACCTS, na * sizeof(*l->accts));
+	l->adir = region_alloc(l, R_ADIR, ((size_t)l->nab + 1) * sizeof(*l->adir));
+	l->passes = region_alloc(l, R_PASSES, np * sizeof(*l->passes));
+	l->pdir = region_alloc(l, R_PDIR, (l->npb + 1) * sizeof(*l->pdir));
+	l->longs = region_alloc(l, R_LONGS, nl * sizeof(*l->longs));
+	if (!l->tags || !l->dir || !l->accts || !l->adir || !l->passes || !l->pdir || !l->longs) {
+		lane_taglist_free(l);
+		return toll_errf(err, errlen, TOLL_ENOMEM, "out of memory for %" PRIu64 " tags", nt);
 	}
-	toll_rd_init(&r, buf + HDR, len - HDR - TRAILER);
-	for (uint64_t i = 0; i < na; i++) {
-		uint64_t id;
-		int64_t bal;
-		if (toll_rd_u64(&r, &id) || toll_rd_i64(&r, &bal)) {
-			fail(err, errlen, "tag list truncated in account %" PRIu64, i);
-			goto bad;
-		}
-		if (id == 0 || id > UINT32_MAX || (i > 0 && id <= l->acct_id[i - 1])) {
-			fail(err, errlen, "account %" PRIu64 ": id %" PRIu64 " zero, too large or out of order", i, id);
-			goto bad;
-		}
-		l->acct_id[i] = (uint32_t)id;
-		l->balance[i] = bal > INT32_MAX ? INT32_MAX : bal < INT32_MIN ? INT32_MIN : (int32_t)bal;
-	}
-	for (uint64_t i = 0; i < nt; i++) {
-		uint16_t bits;
-		uint8_t epc[FWI_EPC_MAX_BYTES] = {0}, tid[12], flags, cls, status, reason, plen;
-		char plate[16];
-		uint32_t acct;
-		uint32_t pst = 0, pday = 0;
-		struct entry e;
 
-		memset(&e, 0, sizeof(e));
-		if (toll_rd_u16(&r, &bits) || bits == 0 || bits > FWI_EPC_MAX_BITS ||
-		    toll_rd_bytes(&r, epc, (bits + 7u) / 8) || toll_rd_u8(&r, &flags) || (flags & ~7) ||
-		    ((flags & F_TID) && toll_rd_bytes(&r, tid, 12)) || toll_rd_u32(&r, &acct) ||
-		    toll_rd_u8(&r, &cls) || toll_rd_u8(&r, &status) || toll_rd_u8(&r, &reason) ||
-		    toll_rd_u8(&r, &plen) || plen > LANE_PLATE_MAX || toll_rd_bytes(&r, plate, plen) ||
-		    ((flags & F_PASS) && (toll_rd_u32(&r, &pst) || toll_rd_u32(&r, &pday)))) {
-			fail(err, errlen, "tag %" PRIu64 ": truncated or malformed", i);
-			goto bad;
-		}
-		if (bits % 8 && (epc[bits / 8] & (0xFF >> (bits % 8)))) {
-			fail(err, errlen, "tag %" PRIu64 ": bits set past the EPC length", i);
-			goto bad;
-		}
-		int64_t a = acct < na ? (int64_t)acct : -1;
-		uint64_t packed;
-		if (a < 0 || cls < 1 || cls > 5 || status > LANE_TAG_INVALID || reason > 15 ||
-		    plate_pack(plate, plen, &packed) != 0) {
-			fail(err, errlen, "tag %" PRIu64 ": unknown account, class, status, reason or plate", i);
-			goto bad;
-		}
-		e.plate_reason = packed;
-		e.info = (uint8_t)(make_key(epc, bits, e.key) | cls | status << 3 |
-				   ((flags & F_EXEMPT) ? 1 << 5 : 0) | ((flags & F_PASS) ? 1 << 6 : 0));
-		e.plate_reason |= (uint64_t)reason << 60;
-		e.acct = (uint32_t)a + 1;
-		e.tidh = (flags & F_TID) ? tid_hash(tid) : 0;
-		uint64_t s = slot_of(l, e.key);
-		while (l->slots[s].acct != 0) {
-			if ((l->slots[s].info & INFO_HASHED) == (e.info & INFO_HASHED) &&
-			    memcmp(l->slots[s].key, e.key, 12) == 0) {
-				fail(err, errlen, "tag %" PRIu64 ": EPC listed twice", i);
-				goto bad;
-			}
-			s = s + 1 == l->cap ? 0 : s + 1;
-		}
-		l->slots[s] = e;
-		l->count++;
-		if (flags & F_PASS) {
-			struct pass *np = l->npasses % 1024 == 0
-						  ? realloc(l->passes, (l->npasses + 1024) * sizeof(*np))
-						  : l->passes;
-			if (np == NULL) {
-				rc = TOLL_ENOMEM;
-				goto bad;
-			}
-			l->passes = np;
-			l->passes[l->npasses].entry = (uint32_t)s;
-			l->passes[l->npasses].station = pst;
-			l->passes[l->npasses].until_day = pday;
-			l->npasses++;
-		}
-	}
-	if (toll_rd_left(&r) != 0) {
-		fail(err, errlen, "tag list has %zu bytes after its last tag", toll_rd_left(&r));
+	memset(&c, 0, sizeof(c));
+	c.l = l;
+	c.naccts = na;
+	c.ntags = nt;
+	c.nlongs = nl;
+	c.npasses = np;
+	if ((rc = load_section(s, &c, SEC_ACCOUNTS, ACCT_REC, na, "accounts", account_record, err, errlen)) != 0 ||
+	    (rc = load_section(s, &c, SEC_LONG, LONG_REC, nl, "long EPCs", long_record, err, errlen)) != 0 ||
+	    (rc = load_section(s, &c, SEC_TAGS, TAG_REC, nt, "tags", tag_record, err, errlen)) != 0)
+		goto bad;
+	fcrc = s->crc;
+	if ((rc = src_take(s, TRAILER_LEN, &p)) != 0)
+		goto bad;
+	toll_rd_init(&r, p, TRAILER_LEN);
+	uint32_t tcrc;
+	if (toll_rd_u32(&r, &tcrc) != 0 || toll_rd_bytes(&r, m, 8) != 0 || memcmp(m, endmagic, 8) != 0) {
+		rc = toll_errf(err, errlen, TOLL_EFORMAT, "no end marker");
 		goto bad;
 	}
-	/* passes sorted by slot for the lookup's binary search */
-	for (uint64_t i = 1; i < l->npasses; i++) {
-		struct pass p = l->passes[i];
-		uint64_t j = i;
-		while (j > 0 && l->passes[j - 1].entry > p.entry) {
-			l->passes[j] = l->passes[j - 1];
-			j--;
-		}
-		l->passes[j] = p;
+	if (tcrc != fcrc) {
+		rc = toll_errf(err, errlen, TOLL_ECRC, "file damaged (whole-file checksum mismatch)");
+		goto bad;
 	}
+	if (c.longs_used != nl || c.passes_used != np) {
+		rc = toll_errf(err, errlen, TOLL_EFORMAT,
+			       "%" PRIu64 " long-EPC tags and %" PRIu64 " passes, the header says %" PRIu64 " and %" PRIu64,
+			       c.longs_used, c.passes_used, nl, np);
+		goto bad;
+	}
+	if (na > 0) {
+		l->amin = l->accts[0].id;
+		l->aspan = (uint64_t)l->accts[na - 1].id - l->amin + 1;
+	}
+	build_directories(l, &c);
 	*out = l;
 	return 0;
 bad:
 	lane_taglist_free(l);
+	if (rc == TOLL_ESHORT || rc == TOLL_ESYS)
+		goto io;
 	return rc;
+io:
+	if (rc == TOLL_ESYS)
+		return toll_errf(err, errlen, rc, "read failed: %s", strerror(s->sys_errno));
+	return toll_errf(err, errlen, rc, "truncated at byte %" PRIu64 " (changed while being read?)", s->off);
+}
+
+int
+lane_taglist_load_mem(const uint8_t *buf, size_t len, struct lane_taglist **out, char *err, size_t errlen)
+{
+	struct src s;
+
+	if (out == NULL)
+		return TOLL_EINVAL;
+	*out = NULL;
+	memset(&s, 0, sizeof(s));
+	s.mem = buf != NULL ? buf : (const uint8_t *)"";
+	s.len = buf != NULL ? len : 0;
+	s.fd = -1;
+	return load_from(&s, out, err, errlen);
 }
 
 int
 lane_taglist_load(const char *path, struct lane_taglist **out, char *err, size_t errlen)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	struct src s;
 	struct stat st;
-	uint8_t *buf;
-	size_t got = 0;
+	char msg[256];
 	int rc;
 
-	if (fd < 0)
-		return fail(err, errlen, "%s: %s", path, strerror(errno));
-	if (fstat(fd, &st) != 0 || st.st_size < 0) {
-		close(fd);
-		return fail(err, errlen, "%s: %s", path, strerror(errno));
+	if (out == NULL || path == NULL)
+		return TOLL_EINVAL;
+	*out = NULL;
+	memset(&s, 0, sizeof(s));
+	s.fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (s.fd < 0)
+		return toll_errf(err, errlen, TOLL_ESYS, "%s: %s", path, strerror(errno));
+	if (fstat(s.fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+		rc = toll_errf(err, errlen, TOLL_ESYS, "%s: %s", path, errno ? strerror(errno) : "not a regular file");
+		close(s.fd);
+		return rc;
 	}
-	buf = malloc((size_t)st.st_size + 1);
-	if (buf == NULL) {
-		close(fd);
-		return TOLL_ENOMEM;
+	s.len = (uint64_t)st.st_size;
+	s.buf = malloc((size_t)CHUNK_RECS * TAG_REC);
+	if (s.buf == NULL) {
+		close(s.fd);
+		return toll_errf(err, errlen, TOLL_ENOMEM, "%s: out of memory", path);
 	}
-	while (got < (size_t)st.st_size) {
-		ssize_t n = read(fd, buf + got, (size_t)st.st_size - got);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;
-		got += (size_t)n;
-	}
-	close(fd);
-	char msg[256];
-	rc = lane_taglist_load_mem(buf, got, out, msg, sizeof(msg));
-	free(buf);
+	(void)posix_fadvise(s.fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+	rc = load_from(&s, out, msg, sizeof(msg));
 	if (rc != 0)
-		fail(err, errlen, "%s: %s", path, msg);
+		toll_errf(err, errlen, rc, "%s: %s", path, msg);
+	free(s.buf);
+	close(s.fd);
 	return rc;
 }
 
 /* ---- writing ---------------------------------------------------------------- */
 
 struct wtag {
-	uint16_t bits;
-	uint8_t epc[FWI_EPC_MAX_BYTES];
-	uint8_t has_tid, tid[12];
-	uint64_t account;
-	uint64_t home; /* the slot the loader will put it near: file order */
-	uint32_t account_index;
-	uint8_t cls, status, reason, flags, plen;
+	uint64_t h;
+	uint8_t epc[12]; /* 96-bit EPC; zero for a long one */
+	uint8_t tid[12];
 	char plate[LANE_PLATE_MAX];
+	uint32_t account, acct_index;
+	uint32_t long_index; /* into w->longs */
+	uint32_t ordinal;
 	uint32_t pass_station, pass_until;
+	uint16_t bits;
+	uint8_t cls, status, reason, flags; /* flags as in the file */
 };
 
 struct waccount {
-	uint64_t id;
+	uint32_t id, ordinal;
 	int64_t balance;
 };
 
 struct lane_taglist_writer {
 	uint64_t version;
 	struct wtag *tags;
-	size_t ntags, captags;
+	size_t ntags, captags, npasses;
 	struct waccount *accts;
 	size_t naccts, capaccts;
+	struct longepc *longs;
+	size_t nlongs, caplongs;
+	char error[256];
+	/* what the last finish found, by ordinals, for the CSV importer */
+	int problem;
+	size_t first, second;
 };
+
+static int
+grow(void **p, size_t *cap, size_t need, size_t size)
+{
+	if (need <= *cap)
+		return 0;
+	size_t nc = *cap ? *cap * 2 : 1024;
+	while (nc < need)
+		nc *= 2;
+	void *n = realloc(*p, nc * size);
+	if (n == NULL)
+		return TOLL_ENOMEM;
+	*p = n;
+	*cap = nc;
+	return 0;
+}
 
 int
 lane_taglist_writer_new(uint64_t list_version, struct lane_taglist_writer **out)
 {
-	struct lane_taglist_writer *w = calloc(1, sizeof(*w));
+	struct lane_taglist_writer *w;
+
+	if (out == NULL)
+		return TOLL_EINVAL;
+	w = calloc(1, sizeof(*w));
 	if (w == NULL)
 		return TOLL_ENOMEM;
 	w->version = list_version;
@@ -516,203 +1039,396 @@ lane_taglist_writer_free(struct lane_taglist_writer *w)
 		return;
 	free(w->tags);
 	free(w->accts);
+	free(w->longs);
 	free(w);
 }
 
-int
-lane_taglist_writer_account(struct lane_taglist_writer *w, uint64_t id, int64_t balance)
+const char *
+lane_taglist_writer_error(const struct lane_taglist_writer *w)
 {
-	if (id == 0 || id > UINT32_MAX)
+	return w != NULL ? w->error : "";
+}
+
+int
+lane_taglist_writer_account(struct lane_taglist_writer *w, uint64_t account_id, int64_t balance_vnd)
+{
+	if (w == NULL)
+		return TOLL_EINVAL;
+	if (account_id == 0 || account_id > UINT32_MAX)
 		return TOLL_ERANGE;
-	if (w->naccts == w->capaccts) {
-		size_t nc = w->capaccts ? 2 * w->capaccts : 1024;
-		struct waccount *n = realloc(w->accts, nc * sizeof(*n));
-		if (n == NULL)
-			return TOLL_ENOMEM;
-		w->accts = n;
-		w->capaccts = nc;
-	}
-	w->accts[w->naccts].id = id;
-	w->accts[w->naccts].balance = balance;
+	if (w->naccts >= LANE_TAGLIST_MAX_TAGS)
+		return TOLL_EFULL;
+	if (grow((void **)&w->accts, &w->capaccts, w->naccts + 1, sizeof(*w->accts)) != 0)
+		return TOLL_ENOMEM;
+	w->accts[w->naccts].id = (uint32_t)account_id;
+	w->accts[w->naccts].ordinal = (uint32_t)w->naccts;
+	w->accts[w->naccts].balance = balance_vnd;
 	w->naccts++;
 	return 0;
 }
 
 int
-lane_taglist_writer_tag(struct lane_taglist_writer *w, const uint8_t *epc, unsigned bits,
-			const uint8_t *tid, uint64_t account, unsigned vclass, const char *plate,
-			unsigned status, unsigned reason, unsigned flags, uint32_t pass_station,
-			uint32_t pass_until_day)
+lane_taglist_writer_tag(struct lane_taglist_writer *w, const uint8_t *epc, unsigned epc_bits, const uint8_t *tid,
+			uint64_t account_id, unsigned vclass, const char *plate, unsigned status, unsigned reason,
+			unsigned flags, uint32_t pass_station, uint32_t pass_until_day)
 {
 	struct wtag t;
-	uint64_t packed;
-	size_t plen = plate ? strlen(plate) : 0;
+	size_t plen = plate != NULL ? strnlen(plate, LANE_PLATE_MAX + 1) : 0;
 
-	if (bits == 0 || bits > FWI_EPC_MAX_BITS || vclass < 1 || vclass > 5 || status > LANE_TAG_INVALID ||
-	    reason > 15 || (flags & ~(unsigned)(LANE_TAG_F_EXEMPT | LANE_TAG_F_PASS)) ||
-	    plate_pack(plate ? plate : "", plen, &packed) != 0 || w->ntags >= MAX_TAGS)
+	if (w == NULL || epc == NULL || epc_bits == 0 || epc_bits > LANE_EPC_MAX_BITS || vclass < 1 || vclass > 5 ||
+	    status > LANE_TAG_INVALID || reason > 255 || (flags & ~(unsigned)(LANE_TAG_F_EXEMPT | LANE_TAG_F_PASS)) ||
+	    plen > LANE_PLATE_MAX || (plen > 0 && plate_check(plate, plen) < 0) ||
+	    (!(flags & LANE_TAG_F_PASS) && (pass_station != 0 || pass_until_day != 0)))
 		return TOLL_EINVAL;
+	if (account_id == 0 || account_id > UINT32_MAX)
+		return TOLL_ERANGE;
+	if (w->ntags >= LANE_TAGLIST_MAX_TAGS)
+		return TOLL_EFULL;
 	memset(&t, 0, sizeof(t));
-	t.bits = (uint16_t)bits;
-	memcpy(t.epc, epc, (bits + 7) / 8);
-	if (bits % 8)
-		t.epc[bits / 8] &= (uint8_t)(0xFF << (8 - bits % 8));
-	if (tid != NULL) {
-		t.has_tid = 1;
-		memcpy(t.tid, tid, 12);
+	t.bits = (uint16_t)epc_bits;
+	if (epc_bits == 96) {
+		memcpy(t.epc, epc, 12);
+		t.h = epc_hash96(t.epc);
+	} else {
+		struct longepc le;
+		size_t n = (epc_bits + 7) / 8;
+		memset(&le, 0, sizeof(le));
+		le.bits = (uint16_t)epc_bits;
+		memcpy(le.epc, epc, n);
+		if (epc_bits % 8)
+			le.epc[n - 1] &= (uint8_t)(0xFF << (8 - epc_bits % 8));
+		if (grow((void **)&w->longs, &w->caplongs, w->nlongs + 1, sizeof(*w->longs)) != 0)
+			return TOLL_ENOMEM;
+		t.long_index = (uint32_t)w->nlongs;
+		w->longs[w->nlongs++] = le;
+		t.h = epc_hash(HASH_SEED, le.epc, epc_bits);
+		t.flags |= FF_LONG;
 	}
-	t.account = account;
+	if (tid != NULL) {
+		memcpy(t.tid, tid, 12);
+		t.flags |= FF_TID;
+	}
+	memcpy(t.plate, plate != NULL ? plate : "", plen);
+	t.account = (uint32_t)account_id;
+	t.ordinal = (uint32_t)w->ntags;
 	t.cls = (uint8_t)vclass;
 	t.status = (uint8_t)status;
 	t.reason = (uint8_t)reason;
-	t.flags = (uint8_t)flags;
-	t.plen = (uint8_t)plen;
-	memcpy(t.plate, plate ? plate : "", plen);
+	t.flags |= (uint8_t)((flags & LANE_TAG_F_EXEMPT ? FF_EXEMPT : 0) | (flags & LANE_TAG_F_PASS ? FF_PASS : 0));
 	t.pass_station = pass_station;
 	t.pass_until = pass_until_day;
-	if (w->ntags == w->captags) {
-		size_t nc = w->captags ? 2 * w->captags : 1024;
-		struct wtag *n = realloc(w->tags, nc * sizeof(*n));
-		if (n == NULL)
-			return TOLL_ENOMEM;
-		w->tags = n;
-		w->captags = nc;
+	if (grow((void **)&w->tags, &w->captags, w->ntags + 1, sizeof(*w->tags)) != 0) {
+		if (t.flags & FF_LONG)
+			w->nlongs--;
+		return TOLL_ENOMEM;
 	}
 	w->tags[w->ntags++] = t;
+	if (flags & LANE_TAG_F_PASS)
+		w->npasses++;
 	return 0;
 }
 
-static int
-home_cmp(const void *a, const void *b)
+static const uint8_t *
+wtag_key(const struct lane_taglist_writer *w, const struct wtag *t)
 {
-	const struct wtag *x = a, *y = b;
-	return x->home < y->home ? -1 : x->home > y->home;
+	return t->flags & FF_LONG ? w->longs[t->long_index].epc : t->epc;
 }
 
 static int
-acct_cmp(const void *a, const void *b)
+wtag_cmp(const void *a, const void *b, void *arg)
+{
+	const struct lane_taglist_writer *w = arg;
+	const struct wtag *x = a, *y = b;
+	return key_cmp(x->h, x->bits, wtag_key(w, x), y->h, y->bits, wtag_key(w, y));
+}
+
+static int
+wacct_cmp(const void *a, const void *b)
 {
 	const struct waccount *x = a, *y = b;
 	return x->id < y->id ? -1 : x->id > y->id;
 }
 
-static int
-put_all(FILE *f, const void *p, size_t n, uint32_t *crc)
+/* Bytes to the file and to both running checksums. */
+struct out {
+	FILE *f;
+	uint32_t file_crc, sec_crc;
+	int ok;
+};
+
+static void
+put(struct out *o, const void *p, size_t n)
 {
-	*crc = toll_crc32c(*crc, p, n);
-	return fwrite(p, 1, n, f) == n ? 0 : -1;
+	o->file_crc = toll_crc32c(o->file_crc, p, n);
+	o->sec_crc = toll_crc32c(o->sec_crc, p, n);
+	if (o->ok && fwrite(p, 1, n, o->f) != n)
+		o->ok = 0;
+}
+
+static void
+put_section_header(struct out *o, uint32_t type, uint32_t reclen, uint64_t count)
+{
+	uint8_t b[SEC_HDR_LEN];
+	struct toll_wr wr;
+
+	toll_wr_init(&wr, b, sizeof(b));
+	toll_wr_u32(&wr, type);
+	toll_wr_u32(&wr, reclen);
+	toll_wr_u64(&wr, count);
+	o->sec_crc = 0;
+	put(o, b, sizeof(b));
+}
+
+static void
+put_section_crc(struct out *o)
+{
+	uint8_t b[SEC_CRC_LEN];
+	struct toll_wr wr;
+
+	toll_wr_init(&wr, b, sizeof(b));
+	toll_wr_u32(&wr, o->sec_crc);
+	put(o, b, sizeof(b));
+}
+
+static void
+write_records(const struct lane_taglist_writer *w, struct out *o)
+{
+	uint8_t b[64];
+	struct toll_wr wr;
+
+	toll_wr_init(&wr, b, HDR_LEN);
+	toll_wr_bytes(&wr, magic, 8);
+	toll_wr_u32(&wr, FORMAT_VERSION);
+	toll_wr_u32(&wr, HDR_LEN);
+	toll_wr_u64(&wr, w->version);
+	toll_wr_u64(&wr, w->naccts);
+	toll_wr_u64(&wr, w->ntags);
+	toll_wr_u64(&wr, w->nlongs);
+	toll_wr_u64(&wr, w->npasses);
+	toll_wr_u32(&wr, 0);
+	toll_wr_u32(&wr, toll_crc32c(0, b, HDR_LEN - 4));
+	put(o, b, HDR_LEN);
+
+	put_section_header(o, SEC_ACCOUNTS, ACCT_REC, w->naccts);
+	for (size_t i = 0; i < w->naccts; i++) {
+		toll_wr_init(&wr, b, ACCT_REC);
+		toll_wr_u64(&wr, w->accts[i].id);
+		toll_wr_u64(&wr, (uint64_t)w->accts[i].balance);
+		put(o, b, ACCT_REC);
+	}
+	put_section_crc(o);
+
+	/* long EPCs in the order of the (sorted) tags that use them */
+	put_section_header(o, SEC_LONG, LONG_REC, w->nlongs);
+	for (size_t i = 0; i < w->ntags; i++) {
+		const struct wtag *t = &w->tags[i];
+		if (!(t->flags & FF_LONG))
+			continue;
+		toll_wr_init(&wr, b, LONG_REC);
+		toll_wr_u16(&wr, t->bits);
+		toll_wr_bytes(&wr, w->longs[t->long_index].epc, 32);
+		put(o, b, LONG_REC);
+	}
+	put_section_crc(o);
+
+	put_section_header(o, SEC_TAGS, TAG_REC, w->ntags);
+	for (size_t i = 0; i < w->ntags; i++) {
+		const struct wtag *t = &w->tags[i];
+		toll_wr_init(&wr, b, TAG_REC);
+		toll_wr_bytes(&wr, t->epc, 12);
+		toll_wr_bytes(&wr, t->tid, 12);
+		toll_wr_u32(&wr, t->acct_index);
+		toll_wr_u8(&wr, t->cls);
+		toll_wr_u8(&wr, t->status);
+		toll_wr_u8(&wr, t->reason);
+		toll_wr_u8(&wr, t->flags);
+		toll_wr_bytes(&wr, t->plate, LANE_PLATE_MAX);
+		toll_wr_u32(&wr, t->pass_station);
+		toll_wr_u32(&wr, t->pass_until);
+		put(o, b, TAG_REC);
+	}
+	put_section_crc(o);
+
+	uint32_t crc = o->file_crc;
+	toll_wr_init(&wr, b, TRAILER_LEN);
+	toll_wr_u32(&wr, crc);
+	toll_wr_bytes(&wr, endmagic, 8);
+	put(o, b, TRAILER_LEN);
+}
+
+/* The folder of path, for its fsync after the rename. */
+static void
+sync_dir_of(const char *path)
+{
+	char dir[4096];
+	const char *slash = strrchr(path, '/');
+	size_t n = slash == NULL ? 0 : (size_t)(slash - path);
+
+	if (n >= sizeof(dir))
+		return;
+	if (slash == NULL)
+		strcpy(dir, ".");
+	else if (n == 0)
+		strcpy(dir, "/");
+	else {
+		memcpy(dir, path, n);
+		dir[n] = 0;
+	}
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd >= 0) {
+		(void)fsync(fd);
+		close(fd);
+	}
+}
+
+enum { P_NONE, P_DUP_ACCOUNT, P_NO_ACCOUNT, P_DUP_EPC, P_OTHER };
+
+static int
+writer_problem(struct lane_taglist_writer *w, int code, int problem, size_t first, size_t second, const char *fmt,
+	       ...) __attribute__((format(printf, 6, 7)));
+
+static int
+writer_problem(struct lane_taglist_writer *w, int code, int problem, size_t first, size_t second, const char *fmt,
+	       ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(w->error, sizeof(w->error), fmt, ap);
+	va_end(ap);
+	w->problem = problem;
+	w->first = first;
+	w->second = second;
+	return code;
 }
 
 int
 lane_taglist_writer_finish(struct lane_taglist_writer *w, const char *path)
 {
-	char tmp[4096];
-	uint8_t b[128];
-	struct toll_wr wr;
-	uint32_t crc = 0;
-	FILE *f;
-	int fd, ok = 1;
+	char tmp[4200];
+	struct out o;
+	int fd;
 
-	qsort(w->accts, w->naccts, sizeof(*w->accts), acct_cmp);
+	if (w == NULL || path == NULL)
+		return TOLL_EINVAL;
+	w->error[0] = 0;
+	w->problem = P_NONE;
+
+	if (w->naccts > 1)
+		qsort(w->accts, w->naccts, sizeof(*w->accts), wacct_cmp);
 	for (size_t i = 1; i < w->naccts; i++)
-		if (w->accts[i].id == w->accts[i - 1].id)
-			return TOLL_EEXIST;
-	/* tags in the order of their slots in the loader's table, so loading
-	 * fills it front to back instead of at random (3x faster at 10M) */
-	struct lane_taglist shape;
-	memset(&shape, 0, sizeof(shape));
-	shape.cap = (uint64_t)w->ntags + w->ntags / 4 + 1;
+		if (w->accts[i].id == w->accts[i - 1].id) {
+			uint32_t a = w->accts[i - 1].ordinal, b = w->accts[i].ordinal;
+			return writer_problem(w, TOLL_EEXIST, P_DUP_ACCOUNT, a < b ? a : b, a < b ? b : a,
+					      "account %" PRIu32 " added twice", w->accts[i].id);
+		}
+	/* tags in the order they were added: the first without an account is the one reported */
 	for (size_t i = 0; i < w->ntags; i++) {
-		uint8_t key[12];
-		make_key(w->tags[i].epc, w->tags[i].bits, key);
-		w->tags[i].home = slot_of(&shape, key);
-	}
-	qsort(w->tags, w->ntags, sizeof(*w->tags), home_cmp);
-	/* tags name their account by its index in the sorted accounts */
-	for (size_t i = 0; i < w->ntags; i++) {
+		struct wtag *t = &w->tags[i];
 		size_t lo = 0, hi = w->naccts;
 		while (lo < hi) {
-			size_t mid = (lo + hi) / 2;
-			if (w->accts[mid].id < w->tags[i].account)
+			size_t mid = lo + (hi - lo) / 2;
+			if (w->accts[mid].id < t->account)
 				lo = mid + 1;
 			else
 				hi = mid;
 		}
-		if (lo == w->naccts || w->accts[lo].id != w->tags[i].account)
-			return TOLL_ENOTFOUND;
-		w->tags[i].account_index = (uint32_t)lo;
+		if (lo == w->naccts || w->accts[lo].id != t->account)
+			return writer_problem(w, TOLL_ENOTFOUND, P_NO_ACCOUNT, t->ordinal, t->ordinal,
+					      "tag %" PRIu32 " names account %" PRIu32 ", never added", t->ordinal,
+					      t->account);
+		t->acct_index = (uint32_t)lo;
 	}
-	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (fd < 0 || (f = fdopen(fd, "w")) == NULL) {
-		if (fd >= 0)
-			close(fd);
-		return TOLL_ESYS;
-	}
-	toll_wr_init(&wr, b, HDR);
-	toll_wr_bytes(&wr, magic, 8);
-	toll_wr_u32(&wr, 1);
-	toll_wr_u32(&wr, 0);
-	toll_wr_u64(&wr, w->version);
-	toll_wr_u64(&wr, w->naccts);
-	toll_wr_u64(&wr, w->ntags);
-	toll_wr_u32(&wr, toll_crc32c(0, b, 40));
-	toll_wr_u32(&wr, 0);
-	ok &= fwrite(b, 1, HDR, f) == HDR;
-	for (size_t i = 0; i < w->naccts && ok; i++) {
-		toll_wr_init(&wr, b, 16);
-		toll_wr_u64(&wr, w->accts[i].id);
-		toll_wr_u64(&wr, (uint64_t)w->accts[i].balance);
-		ok &= put_all(f, b, 16, &crc) == 0;
-	}
-	for (size_t i = 0; i < w->ntags && ok; i++) {
-		const struct wtag *t = &w->tags[i];
-		uint8_t fl = (uint8_t)((t->has_tid ? F_TID : 0) | ((t->flags & LANE_TAG_F_EXEMPT) ? F_EXEMPT : 0) |
-				       ((t->flags & LANE_TAG_F_PASS) ? F_PASS : 0));
-		toll_wr_init(&wr, b, sizeof(b));
-		toll_wr_u16(&wr, t->bits);
-		toll_wr_bytes(&wr, t->epc, (t->bits + 7u) / 8);
-		toll_wr_u8(&wr, fl);
-		if (t->has_tid)
-			toll_wr_bytes(&wr, t->tid, 12);
-		toll_wr_u32(&wr, t->account_index);
-		toll_wr_u8(&wr, t->cls);
-		toll_wr_u8(&wr, t->status);
-		toll_wr_u8(&wr, t->reason);
-		toll_wr_u8(&wr, t->plen);
-		toll_wr_bytes(&wr, t->plate, t->plen);
-		if (fl & F_PASS) {
-			toll_wr_u32(&wr, t->pass_station);
-			toll_wr_u32(&wr, t->pass_until);
+	if (w->ntags > 1)
+		qsort_r(w->tags, w->ntags, sizeof(*w->tags), wtag_cmp, w);
+	/* duplicates are neighbours now; report the pair added earliest */
+	size_t dup_a = SIZE_MAX, dup_b = SIZE_MAX;
+	for (size_t i = 0; i < w->ntags;) {
+		size_t j = i + 1, a = w->tags[i].ordinal, b = SIZE_MAX;
+		for (; j < w->ntags && wtag_cmp(&w->tags[i], &w->tags[j], w) == 0; j++) {
+			size_t o2 = w->tags[j].ordinal;
+			if (o2 < a) {
+				b = a;
+				a = o2;
+			} else if (o2 < b) {
+				b = o2;
+			}
 		}
-		ok &= put_all(f, b, wr.off, &crc) == 0;
+		if (b < dup_b) {
+			dup_a = a;
+			dup_b = b;
+		}
+		i = j;
 	}
-	toll_wr_init(&wr, b, TRAILER);
-	toll_wr_u32(&wr, crc);
-	toll_wr_bytes(&wr, endmagic, 8);
-	ok &= fwrite(b, 1, TRAILER, f) == TRAILER;
-	ok &= fflush(f) == 0 && fsync(fileno(f)) == 0;
-	ok &= fclose(f) == 0;
-	if (!ok || rename(tmp, path) != 0) {
+	if (dup_b != SIZE_MAX)
+		return writer_problem(w, TOLL_EEXIST, P_DUP_EPC, dup_a, dup_b, "tag %zu has the EPC of tag %zu", dup_b,
+				      dup_a);
+
+	/* the loader's bound on a lookup */
+	uint32_t nb = buckets_for(w->ntags);
+	for (size_t i = 0, start = 0; i < w->ntags; i++) {
+		if (i > 0 && bucket_of(w->tags[i].h, nb) != bucket_of(w->tags[i - 1].h, nb))
+			start = i;
+		if (i - start >= MAX_BUCKET)
+			return writer_problem(w, TOLL_ERANGE, P_OTHER, 0, 0, "more than %d tags share a hash bucket",
+					      MAX_BUCKET);
+	}
+
+	int n = snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", path, (long)getpid());
+	if (n < 0 || (size_t)n >= sizeof(tmp))
+		return writer_problem(w, TOLL_EINVAL, P_OTHER, 0, 0, "path too long: %s", path);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return writer_problem(w, TOLL_ESYS, P_OTHER, 0, 0, "could not create %s: %s", tmp, strerror(errno));
+	memset(&o, 0, sizeof(o));
+	o.ok = 1;
+	o.f = fdopen(fd, "w");
+	if (o.f == NULL) {
+		int e = errno;
+		close(fd);
 		unlink(tmp);
-		return TOLL_ESYS;
+		return writer_problem(w, TOLL_ESYS, P_OTHER, 0, 0, "could not write %s: %s", tmp, strerror(e));
 	}
+	(void)setvbuf(o.f, NULL, _IOFBF, 1 << 20);
+	write_records(w, &o);
+	int e = 0;
+	if (!o.ok || fflush(o.f) != 0 || fsync(fd) != 0)
+		e = errno ? errno : EIO;
+	if (fclose(o.f) != 0 && e == 0)
+		e = errno;
+	if (e == 0 && rename(tmp, path) != 0)
+		e = errno;
+	if (e != 0) {
+		unlink(tmp);
+		return writer_problem(w, TOLL_ESYS, P_OTHER, 0, 0, "could not write %s: %s", path, strerror(e));
+	}
+	sync_dir_of(path);
 	return 0;
 }
 
-/* ---- CSV import ----------------------------------------------------------- */
+/* ---- CSV import ------------------------------------------------------------- */
 
 static int
-hexbytes(const char *s, uint8_t *out, size_t max, unsigned *bits)
+hex_digit(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/* 1..2*max hex digits into out (zeroed to max bytes); bits = 4 * digits */
+static int
+hex_field(const char *s, uint8_t *out, size_t max, unsigned *bits)
 {
 	size_t n = strlen(s);
 	if (n == 0 || n > 2 * max)
 		return -1;
 	memset(out, 0, max);
 	for (size_t i = 0; i < n; i++) {
-		int d = (s[i] >= '0' && s[i] <= '9') ? s[i] - '0'
-			: (s[i] >= 'a' && s[i] <= 'f') ? s[i] - 'a' + 10
-			: (s[i] >= 'A' && s[i] <= 'F') ? s[i] - 'A' + 10 : -1;
+		int d = hex_digit(s[i]);
 		if (d < 0)
 			return -1;
 		out[i / 2] |= (uint8_t)(i % 2 ? d : d << 4);
@@ -721,31 +1437,194 @@ hexbytes(const char *s, uint8_t *out, size_t max, unsigned *bits)
 	return 0;
 }
 
+/* decimal, digits only, at most max */
 static int
-u64_field(const char *s, uint64_t max, uint64_t *out)
+uint_field(const char *s, uint64_t max, uint64_t *out)
 {
-	char *end;
-	if (*s < '0' || *s > '9')
+	uint64_t v = 0;
+	if (*s == 0 || strlen(s) > 20)
 		return -1;
-	errno = 0;
-	*out = strtoull(s, &end, 10);
-	return errno != 0 || *end != 0 || *out > max ? -1 : 0;
+	for (; *s; s++) {
+		if (*s < '0' || *s > '9')
+			return -1;
+		unsigned d = (unsigned)(*s - '0');
+		if (d > max || v > (max - d) / 10)
+			return -1;
+		v = v * 10 + d;
+	}
+	*out = v;
+	return 0;
+}
+
+static int
+int_field(const char *s, int64_t *out)
+{
+	uint64_t v;
+	int neg = *s == '-';
+	if (uint_field(s + neg, neg ? (uint64_t)INT64_MAX + 1 : INT64_MAX, &v) != 0)
+		return -1;
+	*out = neg ? (int64_t)(0 - v) : (int64_t)v;
+	return 0;
+}
+
+/* Days since 1970-01-01 of a civil date (H. Hinnant's days_from_civil). */
+static int64_t
+days_from_civil(int64_t y, unsigned m, unsigned d)
+{
+	y -= m <= 2;
+	int64_t era = (y >= 0 ? y : y - 399) / 400;
+	unsigned yoe = (unsigned)(y - era * 400);
+	unsigned doy = (153 * (m + (m > 2 ? (unsigned)-3 : 9)) + 2) / 5 + d - 1;
+	unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+	return era * 146097 + (int64_t)doe - 719468;
+}
+
+/* "YYYY-MM-DD", 1970-01-01 .. 9999-12-31 */
+static int
+date_field(const char *s, uint32_t *day)
+{
+	static const unsigned mdays[12] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+	unsigned y = 0, m, d;
+
+	if (strlen(s) != 10 || s[4] != '-' || s[7] != '-')
+		return -1;
+	for (int i = 0; i < 10; i++)
+		if (i != 4 && i != 7 && (s[i] < '0' || s[i] > '9'))
+			return -1;
+	for (int i = 0; i < 4; i++)
+		y = y * 10 + (unsigned)(s[i] - '0');
+	m = (unsigned)(s[5] - '0') * 10 + (unsigned)(s[6] - '0');
+	d = (unsigned)(s[8] - '0') * 10 + (unsigned)(s[9] - '0');
+	if (y < 1970 || m < 1 || m > 12 || d < 1 || d > mdays[m - 1])
+		return -1;
+	if (m == 2 && d == 29 && !(y % 4 == 0 && (y % 100 != 0 || y % 400 == 0)))
+		return -1;
+	*day = (uint32_t)days_from_civil(y, m, d);
+	return 0;
+}
+
+struct csv {
+	const char *path;
+	unsigned *tag_line, *acct_line;
+	size_t captl, capal;
+	char *err;
+	size_t errlen;
+};
+
+#define csv_fail(c, ln, ...) csv_failf((c), (ln), __VA_ARGS__)
+
+static int
+csv_failf(struct csv *c, unsigned ln, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+static int
+csv_failf(struct csv *c, unsigned ln, const char *fmt, ...)
+{
+	char msg[300];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (ln > 0)
+		return toll_errf(c->err, c->errlen, TOLL_EFORMAT, "%s:%u: %s", c->path, ln, msg);
+	return toll_errf(c->err, c->errlen, TOLL_EFORMAT, "%s: %s", c->path, msg);
+}
+
+static int
+csv_account(struct csv *c, struct lane_taglist_writer *w, unsigned ln, char **fld, int nf)
+{
+	uint64_t id;
+	int64_t bal;
+
+	if (nf != 3)
+		return csv_fail(c, ln, "%d fields; an account line is account,ID,BALANCE_VND", nf);
+	if (uint_field(fld[1], UINT32_MAX, &id) != 0 || id == 0)
+		return csv_fail(c, ln, "account id '%s': want 1..4294967295", fld[1]);
+	if (int_field(fld[2], &bal) != 0)
+		return csv_fail(c, ln, "balance '%s': want whole VND", fld[2]);
+	if (grow((void **)&c->acct_line, &c->capal, w->naccts + 1, sizeof(*c->acct_line)) != 0)
+		return toll_errf(c->err, c->errlen, TOLL_ENOMEM, "out of memory");
+	c->acct_line[w->naccts] = ln;
+	int rc = lane_taglist_writer_account(w, id, bal);
+	return rc == 0 ? 0 : csv_fail(c, ln, "account refused: %s", toll_strerror(rc));
+}
+
+static int
+csv_tag(struct csv *c, struct lane_taglist_writer *w, unsigned ln, char **fld, int nf)
+{
+	uint8_t epc[32], tid[12];
+	unsigned bits, tbits = 0, status, flags = 0;
+	uint64_t acct, cls, reason, station = 0;
+	uint32_t until = 0;
+
+	if (nf != 10)
+		return csv_fail(c, ln, "%d fields; a tag line has 10: EPC,TID,ACCOUNT,CLASS,PLATE,STATUS,REASON,FLAGS,"
+				"PASS_STATION,PASS_UNTIL", nf);
+	if (hex_field(fld[0], epc, sizeof(epc), &bits) != 0)
+		return csv_fail(c, ln, "EPC '%s': want 1 to 64 hex digits", fld[0]);
+	if (fld[1][0] != 0 && (hex_field(fld[1], tid, sizeof(tid), &tbits) != 0 || tbits != 96))
+		return csv_fail(c, ln, "TID '%s': want 24 hex digits or nothing", fld[1]);
+	if (uint_field(fld[2], UINT32_MAX, &acct) != 0 || acct == 0)
+		return csv_fail(c, ln, "account '%s': want 1..4294967295", fld[2]);
+	if (uint_field(fld[3], 5, &cls) != 0 || cls < 1)
+		return csv_fail(c, ln, "class '%s': want 1..5", fld[3]);
+	if (strlen(fld[4]) > LANE_PLATE_MAX || plate_check(fld[4], strlen(fld[4])) < 0)
+		return csv_fail(c, ln, "plate '%s': want at most %d printable ASCII characters", fld[4],
+				LANE_PLATE_MAX);
+	if (strcmp(fld[5], "valid") == 0)
+		status = LANE_TAG_VALID;
+	else if (strcmp(fld[5], "low") == 0)
+		status = LANE_TAG_LOW_BALANCE;
+	else if (strcmp(fld[5], "invalid") == 0)
+		status = LANE_TAG_INVALID;
+	else
+		return csv_fail(c, ln, "status '%s': want valid, low or invalid", fld[5]);
+	if (uint_field(fld[6], 255, &reason) != 0)
+		return csv_fail(c, ln, "reason '%s': want 0..255", fld[6]);
+	if (strcmp(fld[7], "exempt") == 0)
+		flags = LANE_TAG_F_EXEMPT;
+	else if (strcmp(fld[7], "pass") == 0)
+		flags = LANE_TAG_F_PASS;
+	else if (strcmp(fld[7], "exempt+pass") == 0 || strcmp(fld[7], "pass+exempt") == 0)
+		flags = LANE_TAG_F_EXEMPT | LANE_TAG_F_PASS;
+	else if (fld[7][0] != 0)
+		return csv_fail(c, ln, "flags '%s': want exempt, pass, exempt+pass or nothing", fld[7]);
+	if (flags & LANE_TAG_F_PASS) {
+		if (uint_field(fld[8], UINT32_MAX, &station) != 0)
+			return csv_fail(c, ln, "pass station '%s': want 0..4294967295", fld[8]);
+		if (date_field(fld[9], &until) != 0)
+			return csv_fail(c, ln, "pass until '%s': want a date YYYY-MM-DD", fld[9]);
+	} else if (fld[8][0] != 0 || fld[9][0] != 0) {
+		return csv_fail(c, ln, "pass station and date without the pass flag");
+	}
+	if (grow((void **)&c->tag_line, &c->captl, w->ntags + 1, sizeof(*c->tag_line)) != 0)
+		return toll_errf(c->err, c->errlen, TOLL_ENOMEM, "out of memory");
+	c->tag_line[w->ntags] = ln;
+	int rc = lane_taglist_writer_tag(w, epc, bits, tbits ? tid : NULL, acct, (unsigned)cls, fld[4], status,
+					 (unsigned)reason, flags, (uint32_t)station, until);
+	return rc == 0 ? 0 : csv_fail(c, ln, "tag refused: %s", toll_strerror(rc));
 }
 
 int
-lane_taglist_import_csv(const char *csv_path, const char *out_path, uint64_t list_version,
-			char *err, size_t errlen)
+lane_taglist_import_csv(const char *csv_path, const char *out_path, uint64_t list_version, char *err, size_t errlen)
 {
-	FILE *f = fopen(csv_path, "r");
 	struct lane_taglist_writer *w = NULL;
+	struct csv c;
 	char *line = NULL;
 	size_t cap = 0;
 	ssize_t got;
 	unsigned ln = 0;
 	int rc = 0, header = 0;
+	FILE *f;
 
+	if (csv_path == NULL || out_path == NULL)
+		return TOLL_EINVAL;
+	memset(&c, 0, sizeof(c));
+	c.path = csv_path;
+	c.err = err;
+	c.errlen = errlen;
+	f = fopen(csv_path, "r");
 	if (f == NULL)
-		return fail(err, errlen, "%s: %s", csv_path, strerror(errno));
+		return toll_errf(err, errlen, TOLL_ESYS, "could not open %s: %s", csv_path, strerror(errno));
 	if (lane_taglist_writer_new(list_version, &w) != 0) {
 		fclose(f);
 		return TOLL_ENOMEM;
@@ -753,9 +1632,14 @@ lane_taglist_import_csv(const char *csv_path, const char *out_path, uint64_t lis
 	while (rc == 0 && (got = getline(&line, &cap, f)) >= 0) {
 		char *fld[12], *p = line;
 		int nf = 0;
+
 		ln++;
-		if ((size_t)got != strlen(line) || got > 1024) {
-			rc = fail(err, errlen, "%s:%u: NUL byte or line too long", csv_path, ln);
+		if ((size_t)got != strlen(line)) {
+			rc = csv_fail(&c, ln, "NUL byte in the line");
+			break;
+		}
+		if (got > CSV_LINE_MAX) {
+			rc = csv_fail(&c, ln, "line longer than %d bytes", CSV_LINE_MAX);
 			break;
 		}
 		line[strcspn(line, "\r\n")] = 0;
@@ -763,98 +1647,56 @@ lane_taglist_import_csv(const char *csv_path, const char *out_path, uint64_t lis
 			continue;
 		if (!header) {
 			if (strcmp(line, "toll-taglist-csv 1") != 0) {
-				rc = fail(err, errlen, "%s:%u: want the header 'toll-taglist-csv 1'", csv_path, ln);
+				rc = csv_fail(&c, ln, "want the header 'toll-taglist-csv 1'");
 				break;
 			}
 			header = 1;
 			continue;
 		}
-		for (;;) {
-			if (nf == 12)
-				break;
-			fld[nf++] = p;
-			p = strchr(p, ',');
-			if (p == NULL)
-				break;
+		for (const char *q = line; *q; q++)
+			nf += *q == ',';
+		if (++nf > 10) {
+			rc = csv_fail(&c, ln, "%d fields; a line has at most 10", nf);
+			break;
+		}
+		for (int i = 0; i < nf; i++) {
+			fld[i] = p;
+			p += strcspn(p, ",");
 			*p++ = 0;
 		}
-		if (strcmp(fld[0], "account") == 0) {
-			uint64_t id;
-			char *end;
-			long long bal;
-			if (nf != 3 || u64_field(fld[1], UINT32_MAX, &id) != 0 || id == 0) {
-				rc = fail(err, errlen, "%s:%u: want 'account,ID,BALANCE' with ID 1..4294967295", csv_path, ln);
-				break;
-			}
-			errno = 0;
-			bal = strtoll(fld[2], &end, 10);
-			if (errno != 0 || *end != 0 || end == fld[2]) {
-				rc = fail(err, errlen, "%s:%u: bad balance '%s'", csv_path, ln, fld[2]);
-				break;
-			}
-			if (lane_taglist_writer_account(w, id, bal) != 0)
-				rc = fail(err, errlen, "%s:%u: account refused", csv_path, ln);
-			continue;
-		}
-		uint8_t epc[FWI_EPC_MAX_BYTES], tid[12];
-		unsigned bits, tbits = 0, status, flags = 0;
-		uint64_t acct, cls, reason, pst = 0, pday = 0;
-		if (nf != 10 || hexbytes(fld[0], epc, sizeof(epc), &bits) != 0 ||
-		    (fld[1][0] && (hexbytes(fld[1], tid, 12, &tbits) != 0 || tbits != 96)) ||
-		    u64_field(fld[2], UINT32_MAX, &acct) != 0 || u64_field(fld[3], 5, &cls) != 0 || cls < 1 ||
-		    u64_field(fld[6], 15, &reason) != 0 ||
-		    (fld[8][0] && u64_field(fld[8], UINT32_MAX, &pst) != 0) ||
-		    (fld[9][0] && u64_field(fld[9], UINT32_MAX, &pday) != 0)) {
-			rc = fail(err, errlen, "%s:%u: want EPC,TID,ACCOUNT,CLASS(1-5),PLATE,STATUS,REASON(0-15),FLAGS,PASS_STATION,PASS_UNTIL_DAY",
-				  csv_path, ln);
-			break;
-		}
-		if (strcmp(fld[5], "valid") == 0)
-			status = LANE_TAG_VALID;
-		else if (strcmp(fld[5], "low") == 0)
-			status = LANE_TAG_LOW_BALANCE;
-		else if (strcmp(fld[5], "invalid") == 0)
-			status = LANE_TAG_INVALID;
-		else {
-			rc = fail(err, errlen, "%s:%u: status '%s': valid, low or invalid", csv_path, ln, fld[5]);
-			break;
-		}
-		if (strcmp(fld[7], "exempt") == 0)
-			flags = LANE_TAG_F_EXEMPT;
-		else if (strcmp(fld[7], "pass") == 0)
-			flags = LANE_TAG_F_PASS;
-		else if (fld[7][0] != 0) {
-			rc = fail(err, errlen, "%s:%u: flags '%s': exempt, pass or empty", csv_path, ln, fld[7]);
-			break;
-		}
-		if (lane_taglist_writer_tag(w, epc, bits, tbits ? tid : NULL, acct, (unsigned)cls, fld[4], status,
-					    (unsigned)reason, flags, (uint32_t)pst, (uint32_t)pday) != 0)
-			rc = fail(err, errlen, "%s:%u: tag refused (plate: at most %d of 0-9 A-Z - . space)",
-				  csv_path, ln, LANE_PLATE_MAX);
+		if (strcmp(fld[0], "account") == 0)
+			rc = csv_account(&c, w, ln, fld, nf);
+		else
+			rc = csv_tag(&c, w, ln, fld, nf);
 	}
+	if (rc == 0 && ferror(f))
+		rc = toll_errf(err, errlen, TOLL_ESYS, "could not read %s", csv_path);
 	free(line);
 	fclose(f);
 	if (rc == 0 && !header)
-		rc = fail(err, errlen, "%s: empty", csv_path);
+		rc = csv_fail(&c, 0, "empty; want the header 'toll-taglist-csv 1'");
 	if (rc == 0) {
 		int wr = lane_taglist_writer_finish(w, out_path);
-		if (wr == TOLL_EEXIST)
-			rc = fail(err, errlen, "%s: an account listed twice", csv_path);
-		else if (wr == TOLL_ENOTFOUND)
-			rc = fail(err, errlen, "%s: a tag names an unknown account", csv_path);
-		else if (wr != 0)
-			rc = fail(err, errlen, "could not write %s", out_path);
-	}
-	lane_taglist_writer_free(w);
-	if (rc == 0) {
-		/* load it back: duplicate EPCs, unknown accounts show here */
-		struct lane_taglist *l;
-		char msg[256];
-		if (lane_taglist_load(out_path, &l, msg, sizeof(msg)) != 0) {
-			unlink(out_path);
-			return fail(err, errlen, "%s: %s", csv_path, msg);
+		if (wr != 0) {
+			switch (w->problem) {
+			case P_DUP_ACCOUNT:
+				rc = toll_errf(err, errlen, TOLL_EFORMAT, "%s:%u: account listed twice (first at line %u)",
+					       csv_path, c.acct_line[w->second], c.acct_line[w->first]);
+				break;
+			case P_NO_ACCOUNT:
+				rc = csv_fail(&c, c.tag_line[w->first], "unknown account (no account line lists it)");
+				break;
+			case P_DUP_EPC:
+				rc = toll_errf(err, errlen, TOLL_EFORMAT, "%s:%u: EPC listed twice (first at line %u)",
+					       csv_path, c.tag_line[w->second], c.tag_line[w->first]);
+				break;
+			default:
+				rc = toll_errf(err, errlen, wr, "%s", lane_taglist_writer_error(w));
+			}
 		}
-		lane_taglist_free(l);
 	}
+	free(c.tag_line);
+	free(c.acct_line);
+	lane_taglist_writer_free(w);
 	return rc;
 }

@@ -1,13 +1,32 @@
 /* lane_taglist.h: the tag status list a lane decides from, in memory, for
- * millions of tags (format and layout: docs/taglist-format.md).
+ * tens of millions of tags (file format and memory layout:
+ * docs/taglist-format.md).
  *
- * A tag (EPC, optional TID) maps to its account, registered class, plate,
- * status (valid, low balance, invalid with a reason) and exemption or pass;
- * an account to a balance snapshot.  The lane subtracts its own debits since
- * the snapshot (lane_taglist_debit): one account pays for several vehicles.
- * In memory: account ids below 2^32, plates of at most 10 characters from
- * 0-9 A-Z - . and space, balances clamped to the int32 range (the lane only
- * compares them with fees); a list outside those bounds is refused. */
+ * A tag (EPC of 1-256 bits, optional 96-bit TID) maps to its account,
+ * registered vehicle class, plate, status (valid, low balance, invalid with
+ * a reason code) and flags (exempt; a pass for one station, valid through a
+ * day); an account to a balance snapshot taken at the list's version.  The
+ * lane subtracts its own debits since the snapshot (lane_taglist_debit);
+ * one account pays for several vehicles, so a debit lowers the balance every
+ * tag of the account reports.
+ *
+ * Bounds, refused with a clear error rather than truncated:
+ * - account ids 1 .. 2^32-1 (the file has 64 bits; memory keeps 32);
+ * - at most LANE_TAGLIST_MAX_TAGS tags and as many accounts;
+ * - plates of at most 12 printable ASCII characters.
+ * Clamped, documented: balances are kept in the int32 range (about +-2.1
+ * billion VND; the lane only compares them with fees of a few million), and
+ * a lane's debits since the snapshot saturate at INT32_MAX, which leaves
+ * the account at or below zero.
+ *
+ * A listed TID is kept as a 32-bit fingerprint: a read TID that differs
+ * from it is reported as tid_mismatch (a cloned EPC); a different TID with
+ * the same fingerprint (chance 2^-32) passes as a match.
+ *
+ * Threads: a loaded list is read-only except for the debit counters, which
+ * are updated atomically, so lookups and debits may run from several
+ * threads at once.  Checking a balance and then debiting it as one step is
+ * the caller's to serialise (lane_decide holds its mutex around both). */
 #ifndef LANE_TAGLIST_H
 #define LANE_TAGLIST_H
 
@@ -15,47 +34,91 @@
 #include <stdint.h>
 
 enum lane_tag_status { LANE_TAG_VALID = 0, LANE_TAG_LOW_BALANCE = 1, LANE_TAG_INVALID = 2 };
+/* reason codes central uses with LANE_TAG_INVALID (any 0-255 is carried) */
+enum lane_tag_reason {
+	LANE_TAG_REASON_NONE = 0,
+	LANE_TAG_REASON_BLACKLISTED = 1,
+	LANE_TAG_REASON_STOLEN = 2,
+	LANE_TAG_REASON_CLOSED = 3,
+	LANE_TAG_REASON_REPLACED = 4,
+};
 #define LANE_TAG_F_EXEMPT 0x01
 #define LANE_TAG_F_PASS 0x02
-#define LANE_PLATE_MAX 10
+#define LANE_PLATE_MAX 12
+#define LANE_EPC_MAX_BITS 256
+#define LANE_TID_BYTES 12
+#define LANE_TAGLIST_MAX_TAGS 100000000u
 
 struct lane_tag_info {
 	uint64_t account_id;
-	unsigned vclass, status, reason, flags;
-	uint32_t pass_station, pass_until_day; /* days since 1970-01-01 UTC, valid through it */
-	char plate[13];
-	int64_t balance_vnd; /* snapshot minus this process's debits since */
-	int tid_mismatch;    /* the EPC is listed with another TID: a clone */
+	unsigned vclass;	/* 1..5 */
+	unsigned status;	/* enum lane_tag_status */
+	unsigned reason;	/* 0..255 */
+	unsigned flags;		/* LANE_TAG_F_* */
+	uint32_t pass_station;	/* with LANE_TAG_F_PASS */
+	uint32_t pass_until_day; /* days since 1970-01-01 UTC, valid through it */
+	char plate[LANE_PLATE_MAX + 1];
+	int64_t balance_vnd;	/* snapshot minus this process's debits since */
+	int tid_mismatch;	/* the list has a TID for this EPC and the read one differs: a clone */
+	int tid_listed;		/* the list has a TID for this EPC (so a read without TID went unchecked) */
 };
 
 struct lane_taglist;
 
+/* Load a list file; nothing is returned unless the whole file checks out
+ * (header, every section's and the file's CRC-32C, every record).  err gets
+ * "PATH: what is wrong". */
 int lane_taglist_load(const char *path, struct lane_taglist **out, char *err, size_t errlen);
+/* The same from bytes in memory (tests, fuzzing). */
 int lane_taglist_load_mem(const uint8_t *buf, size_t len, struct lane_taglist **out, char *err,
 			  size_t errlen);
 void lane_taglist_free(struct lane_taglist *l);
-/* 0 or TOLL_ENOTFOUND */
+
+/* Find a tag by its exact EPC bits (bytes past epc_bits are ignored) and,
+ * when tid (12 bytes) is not NULL, compare the TID.  0 and *out filled, or
+ * TOLL_ENOTFOUND (also for epc_bits 0 or above 256) with *out zeroed. */
 int lane_taglist_lookup(const struct lane_taglist *l, const uint8_t *epc, unsigned epc_bits,
 			const uint8_t *tid, struct lane_tag_info *out);
+/* Record this lane's debit against an account: 0, TOLL_ENOTFOUND,
+ * TOLL_EINVAL for a negative fee. */
 int lane_taglist_debit(struct lane_taglist *l, uint64_t account_id, int64_t fee_vnd);
 uint64_t lane_taglist_version(const struct lane_taglist *l);
 size_t lane_taglist_count(const struct lane_taglist *l);
+/* Bytes the list allocated (tags, index, accounts, passes, overflow). */
 size_t lane_taglist_memory_bytes(const struct lane_taglist *l);
 
+/* Writer, for tools, tests and the demo: collects accounts and tags in any
+ * order, then writes the file in the order the loader wants (temp file,
+ * fsync, rename, fsync of the folder).  Calls return TOLL_EINVAL for a
+ * field out of bounds (TOLL_ERANGE for an account id outside 1..2^32-1).
+ * finish returns TOLL_EEXIST for an account or EPC added twice,
+ * TOLL_ENOTFOUND for a tag of an account never added, TOLL_ESYS when the
+ * file cannot be written; lane_taglist_writer_error() then says which
+ * (entries are numbered from 0 in the order they were added).  finish may
+ * be called again; the writer keeps its entries until freed. */
 struct lane_taglist_writer;
 int lane_taglist_writer_new(uint64_t list_version, struct lane_taglist_writer **out);
 int lane_taglist_writer_account(struct lane_taglist_writer *w, uint64_t account_id, int64_t balance_vnd);
+/* epc: (epc_bits + 7) / 8 bytes; tid: 12 bytes or NULL; plate: NUL-terminated or NULL;
+ * pass_station and pass_until_day must be 0 without LANE_TAG_F_PASS. */
 int lane_taglist_writer_tag(struct lane_taglist_writer *w, const uint8_t *epc, unsigned epc_bits,
 			    const uint8_t *tid, uint64_t account_id, unsigned vclass, const char *plate,
 			    unsigned status, unsigned reason, unsigned flags, uint32_t pass_station,
 			    uint32_t pass_until_day);
 int lane_taglist_writer_finish(struct lane_taglist_writer *w, const char *path);
+/* What the last failed finish found; "" when nothing failed. */
+const char *lane_taglist_writer_error(const struct lane_taglist_writer *w);
 void lane_taglist_writer_free(struct lane_taglist_writer *w);
 
-/* CSV: a first line "toll-taglist-csv 1", then lines
- *   account,ID,BALANCE
- *   EPC_HEX,TID_HEX_OR_EMPTY,ACCOUNT,CLASS,PLATE,valid|low|invalid,REASON,exempt|pass|,PASS_STATION,PASS_UNTIL_DAY
- * ('#' comments); errors "FILE:LINE: ...". */
+/* Text import.  First line "toll-taglist-csv 1"; then, in any order, lines
+ *   account,ID,BALANCE_VND
+ *   EPC_HEX,TID_HEX,ACCOUNT,CLASS,PLATE,STATUS,REASON,FLAGS,PASS_STATION,PASS_UNTIL
+ * EPC_HEX 1-64 hex digits (4 bits each); TID_HEX 24 hex digits or empty;
+ * STATUS valid|low|invalid; REASON 0-255; FLAGS empty, exempt, pass or
+ * exempt+pass; PASS_STATION and PASS_UNTIL (YYYY-MM-DD, valid through that
+ * day, UTC) only and always with pass.  No quoting; '#' starts a comment
+ * line; blank lines and CR line ends are fine.  Errors read "FILE:LINE: ...".
+ * out_path is replaced only when the whole file imports. */
 int lane_taglist_import_csv(const char *csv_path, const char *out_path, uint64_t list_version,
 			    char *err, size_t errlen);
 
