@@ -32,6 +32,8 @@ struct lane_read {
 	int64_t first_seen_ms; /* reader clock, UTC ms */
 	int clock_synced;
 	int64_t rx_ms;	       /* monotonic, when the lane got it */
+	int64_t rx_us;	       /* the same in µs, for the processing time */
+	int64_t store_us;      /* time spent journaling it (and its poll's others) */
 };
 
 /* What the decider (tag list, tariff, plaza vote) says about one read. */

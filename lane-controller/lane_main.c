@@ -189,9 +189,12 @@ load_conf(struct lane_conf *c, const char *file, char **sets, int nsets)
 static void
 status_text(struct lane_run **runs, int n, FILE *out)
 {
+	static struct lane_proc_hist all; /* only the control thread prints */
+	memset(&all, 0, sizeof(all));
 	for (int i = 0; i < n; i++) {
-		struct lane_run_status s;
+		static struct lane_run_status s;
 		lane_run_status(runs[i], &s);
+		lane_proc_hist_merge(&all, &s.proc);
 		fprintf(out,
 			"lane %u %s%s queue=%u reader=%s io=%s txn_seq=%" PRIu64 " journal=%" PRIu64
 			" acked=%" PRIu64 " journal_bytes=%" PRIu64 "%s\n",
@@ -207,7 +210,12 @@ status_text(struct lane_run **runs, int n, FILE *out)
 			s.logic.vehicles_free, s.logic.vehicles_refused, s.logic.vehicles_no_tag,
 			s.logic.passages, s.logic.passages_assumed, s.logic.heads_expired, s.logic.unpaid_passages, s.logic.reads_suppressed,
 			s.logic.reads_no_vehicle);
+		fprintf(out, "  processing_us p50=%" PRId64 " p99=%" PRId64 " max=%" PRIu64 " n=%" PRIu64 "\n",
+			lane_proc_hist_quantile(&s.proc, 0.50), lane_proc_hist_quantile(&s.proc, 0.99),
+			s.proc.max_us, s.proc.n);
 	}
+	fprintf(out, "plaza processing_us p50=%" PRId64 " p99=%" PRId64 " max=%" PRIu64 " n=%" PRIu64 "\n",
+		lane_proc_hist_quantile(&all, 0.50), lane_proc_hist_quantile(&all, 0.99), all.max_us, all.n);
 }
 
 static int

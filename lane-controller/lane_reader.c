@@ -29,6 +29,8 @@ struct lane_reader {
 	uint16_t heartbeat;
 	int64_t heartbeat_ms;
 	int stalled, was_online;
+	uint32_t ack_pending; /* defer_ack: the seq to ACK, 0 none */
+	int ack_due;
 	struct lane_reader_stats stats;
 };
 
@@ -317,20 +319,12 @@ lane_reader_poll(struct lane_reader *r, int64_t now_ms, int64_t real_ms)
 				break;
 			}
 	}
-	if (high > 0) {
-		uint16_t ack[2];
-		fwi_ack_encode(high, ack);
-		rc = lane_link_write_regs(r->link, r->cfg.unit, FWI_RD_ACK, 2, ack);
-		if (rc != 0)
-			goto fail_after_store;
-	}
-	rc = feed_watchdog(r, now_ms);
-	if (rc != 0)
-		goto fail_after_store;
-	return n;
-fail_after_store:
-	/* stored but not ACKed: the next poll sees them again and skips them */
-	r->stats.poll_errors++;
+	r->ack_pending = high;
+	r->ack_due = 1;
+	if (r->cfg.defer_ack)
+		return n;
+	if (lane_reader_ack(r, now_ms) != 0)
+		r->stats.poll_errors++; /* stored, not ACKed: the next poll skips them */
 	return n;
 fail:
 	r->stats.poll_errors++;
@@ -340,6 +334,25 @@ fail:
 		say(r, LOG_WARNING, "reader not answering: %s", toll_strerror(rc));
 	}
 	return rc;
+}
+
+int
+lane_reader_ack(struct lane_reader *r, int64_t now_ms)
+{
+	int rc;
+
+	if (!r->ack_due)
+		return 0;
+	r->ack_due = 0;
+	if (r->ack_pending > 0) {
+		uint16_t ack[2];
+		fwi_ack_encode(r->ack_pending, ack);
+		r->ack_pending = 0;
+		rc = lane_link_write_regs(r->link, r->cfg.unit, FWI_RD_ACK, 2, ack);
+		if (rc != 0)
+			return rc;
+	}
+	return feed_watchdog(r, now_ms);
 }
 
 const struct lane_reader_stats *

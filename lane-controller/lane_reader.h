@@ -28,6 +28,11 @@ struct lane_reader_cfg {
 	uint16_t tx_power;	/* dBm x 10, every antenna */
 	uint16_t watchdog_ms;	/* reader host watchdog, 0 off */
 	int64_t stall_ms;	/* heartbeat unchanged this long while answering: alarm */
+	/* 0: lane_reader_poll ACKs as soon as the store callback returns 0.
+	 * 1: the store callback only appends; lane_reader_poll leaves the ACK
+	 * pending, and the caller makes the records durable (with whatever
+	 * else it journals in the same step: one fsync) before lane_reader_ack. */
+	int defer_ack;
 };
 
 /* Store records durably; return 0 only when they are (then they are ACKed). */
@@ -55,6 +60,10 @@ void lane_reader_resume(struct lane_reader *r, uint32_t boot_id, uint32_t seq);
 /* One poll.  Returns the number of new records stored (>= 0) or a negative
  * code (link or store failure: nothing was ACKed). */
 int lane_reader_poll(struct lane_reader *r, int64_t now_ms, int64_t real_ms);
+/* With defer_ack: the records of the last poll are durable now; ACK them
+ * and feed the watchdog.  0, or a link error (the next poll sees the
+ * records again and skips them).  Without a pending ACK: 0, no I/O. */
+int lane_reader_ack(struct lane_reader *r, int64_t now_ms);
 
 const struct lane_reader_stats *lane_reader_stats(const struct lane_reader *r);
 

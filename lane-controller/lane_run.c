@@ -35,6 +35,8 @@ struct lane_run {
 	uint64_t lane_seq;
 	uint8_t prev_hash[32];
 
+	int dirty; /* appended to the journal since the last sync */
+
 	/* reads stored this poll, for the logic */
 	struct lane_read reads[READS_MAX];
 	int nreads;
@@ -51,7 +53,49 @@ struct lane_run {
 	volatile int stop;
 	pthread_mutex_t mu; /* status */
 	struct lane_run_status status;
+	struct lane_proc_hist proc; /* the thread's own, copied into status */
 };
+
+void
+lane_proc_hist_merge(struct lane_proc_hist *a, const struct lane_proc_hist *b)
+{
+	a->n += b->n;
+	if (b->max_us > a->max_us)
+		a->max_us = b->max_us;
+	for (int i = 0; i < LANE_PROC_BUCKETS; i++)
+		a->bucket[i] += b->bucket[i];
+}
+
+int64_t
+lane_proc_hist_quantile(const struct lane_proc_hist *h, double q)
+{
+	if (h->n == 0)
+		return -1;
+	uint64_t rank = (uint64_t)(q * (double)h->n + 0.999999);
+	uint64_t seen = 0;
+	if (rank < 1)
+		rank = 1;
+	for (int i = 0; i < LANE_PROC_BUCKETS - 1; i++) {
+		seen += h->bucket[i];
+		if (seen >= rank) {
+			int64_t up = (int64_t)(i + 1) * LANE_PROC_BUCKET_US;
+			return up < (int64_t)h->max_us ? up : (int64_t)h->max_us;
+		}
+	}
+	return (int64_t)h->max_us;
+}
+
+static void
+proc_sample(struct lane_run *r, int64_t us)
+{
+	if (us < 0)
+		us = 0;
+	int64_t b = us / LANE_PROC_BUCKET_US;
+	r->proc.bucket[b < LANE_PROC_BUCKETS ? b : LANE_PROC_BUCKETS - 1]++;
+	r->proc.n++;
+	if ((uint64_t)us > r->proc.max_us)
+		r->proc.max_us = (uint64_t)us;
+}
 
 void
 lane_run_cfg_defaults(struct lane_run_cfg *c)
@@ -81,7 +125,8 @@ static int
 store_reads(void *arg, const struct fwi_record *recs, int n, uint32_t boot_id)
 {
 	struct lane_run *r = arg;
-	int64_t now = toll_mono_ms();
+	int64_t now_us = toll_mono_us();
+	int64_t now = now_us / 1000;
 
 	for (int i = 0; i < n; i++) {
 		uint8_t payload[4 + FWI_RECORD_BYTES];
@@ -98,9 +143,8 @@ store_reads(void *arg, const struct fwi_record *recs, int n, uint32_t boot_id)
 		if (rc != 0)
 			return rc;
 	}
-	int rc = toll_journal_sync(r->journal);
-	if (rc != 0)
-		return rc;
+	/* durable with the step's transactions, before the ACK (lane_thread) */
+	r->dirty = 1;
 	for (int i = 0; i < n && r->nreads < READS_MAX; i++) {
 		struct lane_read *rd = &r->reads[r->nreads++];
 		const struct fwi_record *f = &recs[i];
@@ -115,7 +159,11 @@ store_reads(void *arg, const struct fwi_record *recs, int n, uint32_t boot_id)
 		rd->first_seen_ms = (int64_t)f->first_seen_ms;
 		rd->clock_synced = (f->flags & FWI_RF_CLOCK_SYNCED) != 0;
 		rd->rx_ms = now;
+		rd->rx_us = now_us;
 	}
+	int64_t spent = toll_mono_us() - now_us;
+	for (int i = r->nreads - n < 0 ? 0 : r->nreads - n; i < r->nreads; i++)
+		r->reads[i].store_us = spent;
 	return 0;
 }
 
@@ -163,6 +211,7 @@ record_txn(struct lane_run *r, const struct lane_action *a)
 	if (rc != 0)
 		return rc;
 	r->lane_seq = t.lane_seq;
+	r->dirty = 1;
 	toll_txn_hash(&t, r->prev_hash);
 	return 0;
 }
@@ -209,10 +258,29 @@ show(struct lane_run *r, const struct lane_decision *d)
 		r->status.display_errors++;
 }
 
-static void
-execute(struct lane_run *r, struct lane_action *acts, int n)
+static int
+sync_journal(struct lane_run *r)
 {
-	int rc, synced = 1;
+	if (!r->dirty)
+		return 0;
+	int rc = toll_journal_sync(r->journal);
+	if (rc != 0) {
+		close_lane(r, "could not sync the journal", rc);
+		return rc;
+	}
+	r->dirty = 0;
+	return 0;
+}
+
+/* Carry out the logic's actions.  For the processing time of each
+ * decision on a read: t0_us when the logic was called, pre_us the lane's
+ * time spent on the read before (journaling it); the decision is done when
+ * the barrier command goes out, or, with none, when it is synced. */
+static void
+execute(struct lane_run *r, struct lane_action *acts, int n, int64_t t0_us, int64_t pre_us)
+{
+	int rc, decisions = 0;
+	int64_t done_us = -1;
 
 	for (int i = 0; i < n; i++) {
 		struct lane_action *a = &acts[i];
@@ -221,22 +289,18 @@ execute(struct lane_run *r, struct lane_action *acts, int n)
 		switch (a->kind) {
 		case LANE_ACT_RECORD:
 			rc = record_txn(r, a);
+			decisions += a->has_read;
 			if (rc != 0) {
 				r->status.record_errors++;
 				close_lane(r, "could not journal a transaction", rc);
 			}
-			synced = 0;
 			break;
 		case LANE_ACT_BARRIER:
-			if (!synced) {
-				/* durable before the barrier opens */
-				rc = toll_journal_sync(r->journal);
-				if (rc != 0) {
-					close_lane(r, "could not sync the journal", rc);
-					continue;
-				}
-				synced = 1;
-			}
+			/* durable before the barrier opens */
+			if (sync_journal(r) != 0)
+				continue;
+			if (done_us < 0)
+				done_us = toll_mono_us();
 			if (lane_link_write_coil(r->io_link, r->cfg.io_unit, FWI_CO_BARRIER, a->on) != 0)
 				r->status.io_errors++;
 			break;
@@ -253,11 +317,11 @@ execute(struct lane_run *r, struct lane_action *acts, int n)
 			break;
 		}
 	}
-	if (!synced) {
-		rc = toll_journal_sync(r->journal);
-		if (rc != 0)
-			close_lane(r, "could not sync the journal", rc);
-	}
+	(void)sync_journal(r);
+	if (done_us < 0)
+		done_us = toll_mono_us();
+	for (int i = 0; i < decisions; i++)
+		proc_sample(r, pre_us + done_us - t0_us);
 }
 
 static int
@@ -325,6 +389,7 @@ publish_status(struct lane_run *r)
 		toll_warn("lane %u: journal %s is %" PRIu64 " bytes, past its alarm threshold: is central acknowledging?",
 			  r->cfg.lane_id, r->cfg.journal_dir, r->status.journal_bytes);
 	r->status.closed = r->closed;
+	r->status.proc = r->proc;
 	pthread_mutex_unlock(&r->mu);
 }
 
@@ -349,17 +414,23 @@ lane_thread(void *arg)
 			if (!r->io_online)
 				toll_notice("lane %u: I/O unit online", r->cfg.lane_id);
 			r->io_online = 1;
+			int64_t t0 = toll_mono_us();
 			n = lane_logic_step(r->logic, &in, now, acts, LANE_ACTIONS_MAX);
-			execute(r, acts, n);
+			execute(r, acts, n, t0, 0);
 		} else if (r->io_online) {
 			r->io_online = 0;
 			r->io_configured = 0;
 			toll_warn("lane %u: I/O unit not answering", r->cfg.lane_id);
 		}
 		for (int i = 0; i < r->nreads; i++) {
-			n = lane_logic_read(r->logic, &r->reads[i], toll_mono_ms(), acts, LANE_ACTIONS_MAX);
-			execute(r, acts, n);
+			int64_t t0 = toll_mono_us();
+			n = lane_logic_read(r->logic, &r->reads[i], t0 / 1000, acts, LANE_ACTIONS_MAX);
+			execute(r, acts, n, t0, r->reads[i].store_us);
 		}
+		/* the reads of this poll are durable (with the transactions
+		 * they led to, in one sync): ACK them */
+		if (reader_rc >= 0 && !r->closed && sync_journal(r) == 0)
+			(void)lane_reader_ack(r->reader, toll_mono_ms());
 		publish_status(r);
 		next += r->cfg.poll_ms;
 		now = toll_mono_ms();
@@ -466,8 +537,11 @@ lane_run_new(const struct lane_run_cfg *cfg, struct lane_context *ctx,
 			rc = lane_link_new(cfg->display_ep, cfg->timeout_ms, &r->display_link);
 		}
 	}
-	if (rc == 0)
-		rc = lane_reader_new(r->reader_link, &cfg->reader, store_reads, lane_alarm, r, &r->reader);
+	if (rc == 0) {
+		struct lane_reader_cfg rcfg = cfg->reader;
+		rcfg.defer_ack = 1; /* one sync for the reads and their transactions */
+		rc = lane_reader_new(r->reader_link, &rcfg, store_reads, lane_alarm, r, &r->reader);
+	}
 	if (rc == 0) {
 		r->logic = lane_logic_new(&cfg->logic, lane_decide, &r->decider);
 		if (r->logic == NULL)

@@ -36,6 +36,24 @@ struct lane_run_cfg {
 	struct lane_logic_params logic;
 };
 
+/* Processing time of a decision, the lane's own work without waiting on
+ * devices: journaling the read, then deciding, signing, journaling and
+ * syncing the transaction, up to the barrier command going out (or, when
+ * the vehicle is not at the barrier yet, the sync).  A read held until its
+ * vehicle reaches the loop counts from the I/O poll that shows it there.  Buckets of LANE_PROC_BUCKET_US; the last
+ * one holds everything longer. */
+#define LANE_PROC_BUCKET_US 20
+#define LANE_PROC_BUCKETS 1000
+
+struct lane_proc_hist {
+	uint64_t n, max_us;
+	uint32_t bucket[LANE_PROC_BUCKETS];
+};
+
+/* Merge b into a; the value (µs, bucket upper bound) at quantile q in 0..1. */
+void lane_proc_hist_merge(struct lane_proc_hist *a, const struct lane_proc_hist *b);
+int64_t lane_proc_hist_quantile(const struct lane_proc_hist *h, double q);
+
 struct lane_run_status {
 	unsigned lane_id;
 	enum lane_state state;
@@ -49,6 +67,7 @@ struct lane_run_status {
 	struct lane_logic_stats logic;
 	uint64_t io_errors, display_errors, record_errors;
 	int closed;		  /* the lane closed itself (journal failure) */
+	struct lane_proc_hist proc;
 };
 
 struct lane_run;

@@ -54,6 +54,9 @@ usage(FILE *out)
 		"  --exit-when-done       stop once the scenario has played and the road is\n"
 		"                         empty\n"
 		"  --free-flow            lanes without barriers: vehicles never stop\n"
+		"  --time-scale K         compress roadside time K times, 1..100 (1): vehicles\n"
+		"                         K times faster, barrier travel and --max-wait-ms\n"
+		"                         divided by K (load tests)\n"
 		"  --fifo N               reader FIFO capacity in records (64)\n"
 		"  --antennas N           antennas per reader, 1..4 (2)\n"
 		"  --boot-ms MS           reader boot time after a reboot (1500)\n"
@@ -154,7 +157,7 @@ enum {
 	OPT_DURATION, OPT_TAGS, OPT_SEED, OPT_EXIT_WHEN_DONE, OPT_FREE_FLOW, OPT_FIFO,
 	OPT_ANTENNAS, OPT_BOOT_MS, OPT_SKEW, OPT_MAX_WAIT, OPT_BOPEN, OPT_BCLOSE,
 	OPT_QUIET, OPT_LOG_LEVEL, OPT_PORT, OPT_RATE, OPT_NOTAG, OPT_UNREADABLE,
-	OPT_NEIGHBOUR, OPT_REPEAT, OPT_TIMEOUT
+	OPT_NEIGHBOUR, OPT_REPEAT, OPT_TIMEOUT, OPT_TIME_SCALE
 };
 
 static const struct option devices_opts[] = {
@@ -169,6 +172,7 @@ static const struct option devices_opts[] = {
 	{"seed", required_argument, NULL, OPT_SEED},
 	{"exit-when-done", no_argument, NULL, OPT_EXIT_WHEN_DONE},
 	{"free-flow", no_argument, NULL, OPT_FREE_FLOW},
+	{"time-scale", required_argument, NULL, OPT_TIME_SCALE},
 	{"fifo", required_argument, NULL, OPT_FIFO},
 	{"antennas", required_argument, NULL, OPT_ANTENNAS},
 	{"boot-ms", required_argument, NULL, OPT_BOOT_MS},
@@ -241,6 +245,11 @@ cmd_devices(int argc, char **argv)
 			break;
 		case OPT_EXIT_WHEN_DONE: exit_when_done = 1; break;
 		case OPT_FREE_FLOW: wp.free_flow = 1; break;
+		case OPT_TIME_SCALE:
+			if (parse_num("--time-scale", optarg, 1, 100, &v) != 0)
+				return 2;
+			wp.time_scale = (unsigned)v;
+			break;
 		case OPT_FIFO:
 			if (parse_num("--fifo", optarg, 1, SIM_READER_FIFO_MAX, &v) != 0)
 				return 2;

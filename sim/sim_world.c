@@ -35,6 +35,7 @@ struct vehicle {
 	int64_t stop_since_ms, waited_ms;
 	int64_t seen_ms; /* tag first in its own lane's field */
 	int64_t open_ms; /* barrier open command attributed to it */
+	int queued;	 /* at seen_ms a vehicle ahead had not passed the arm yet */
 	int tag_in_field;
 	int prev, next; /* lane list, in order of arrival = order on the road */
 };
@@ -63,8 +64,10 @@ struct lane {
 
 struct sim_world {
 	struct sim_world_params p;
-	int64_t *latencies; /* read-to-open of passed vehicles, for percentiles */
-	size_t nlat, latcap;
+	/* read-to-open of passed vehicles, for percentiles: [0] read with the
+	 * lane clear ahead, [1] read while queued behind another vehicle */
+	int64_t *latencies[2];
+	size_t nlat[2], latcap[2];
 	struct toll_rng rng;
 	int64_t start_ms, now_ms, real_ms;
 	struct lane lanes[SIM_MAX_LANES];
@@ -82,6 +85,7 @@ sim_world_defaults(struct sim_world_params *p)
 {
 	memset(p, 0, sizeof(*p));
 	p->lanes = 1;
+	p->time_scale = 1;
 	p->max_wait_ms = 15000;
 	p->reader.fifo_capacity = 64;
 	p->reader.antenna_count = 2;
@@ -117,12 +121,16 @@ sim_world_new(const struct sim_world_params *p, int64_t now_ms, int64_t real_ms)
 {
 	struct sim_world *w;
 
-	if (p->lanes == 0 || p->lanes > SIM_MAX_LANES)
+	if (p->lanes == 0 || p->lanes > SIM_MAX_LANES || p->time_scale < 1 || p->time_scale > 100)
 		return NULL;
 	w = calloc(1, sizeof(*w));
 	if (w == NULL)
 		return NULL;
 	w->p = *p;
+	w->p.max_wait_ms /= p->time_scale;
+	w->p.io.barrier_open_ms /= p->time_scale;
+	w->p.io.barrier_close_ms /= p->time_scale;
+	p = &w->p;
 	toll_rng_seed(&w->rng, p->seed);
 	w->start_ms = w->now_ms = now_ms;
 	w->real_ms = real_ms;
@@ -154,7 +162,8 @@ sim_world_free(struct sim_world *w)
 		sim_reader_free(w->lanes[i].reader);
 		sim_io_free(w->lanes[i].io);
 	}
-	free(w->latencies);
+	free(w->latencies[0]);
+	free(w->latencies[1]);
 	free(w);
 }
 
@@ -238,7 +247,7 @@ spawn_vehicle(struct sim_world *w, unsigned lane, const struct sim_vehicle_spec 
 	v->lane = lane;
 	v->spec = *spec;
 	v->length_m = class_length_m[spec->vclass >= 1 && spec->vclass <= 5 ? spec->vclass : 1];
-	v->speed_mps = spec->speed_kmh / 3.6;
+	v->speed_mps = spec->speed_kmh / 3.6 * (double)w->p.time_scale;
 	v->front_m = SPAWN_FRONT_M;
 	v->stop_since_ms = -1;
 	v->seen_ms = -1;
@@ -321,6 +330,22 @@ tag_readable_in_field(const struct vehicle *v)
 }
 
 static void
+keep_latency(struct sim_world *w, int queued, int64_t ms)
+{
+	if (w->nlat[queued] >= LATENCIES_MAX)
+		return;
+	if (w->nlat[queued] == w->latcap[queued]) {
+		size_t cap = w->latcap[queued] ? 2 * w->latcap[queued] : 1024;
+		int64_t *n = realloc(w->latencies[queued], cap * sizeof(*n));
+		if (n == NULL)
+			return;
+		w->latencies[queued] = n;
+		w->latcap[queued] = cap;
+	}
+	w->latencies[queued][w->nlat[queued]++] = ms;
+}
+
+static void
 move_vehicles(struct sim_world *w, unsigned lane, int64_t dt_ms)
 {
 	struct lane *l = &w->lanes[lane];
@@ -367,18 +392,8 @@ move_vehicles(struct sim_world *w, unsigned lane, int64_t dt_ms)
 			if (v->seen_ms >= 0 && v->open_ms >= 0) {
 				int64_t ms = v->open_ms - v->seen_ms;
 				snprintf(lat, sizeof(lat), " read_to_open_ms=%" PRId64, ms);
-				if (ms >= 0 && w->nlat < LATENCIES_MAX) {
-					if (w->nlat == w->latcap) {
-						size_t cap = w->latcap ? 2 * w->latcap : 1024;
-						int64_t *n = realloc(w->latencies, cap * sizeof(*n));
-						if (n != NULL) {
-							w->latencies = n;
-							w->latcap = cap;
-						}
-					}
-					if (w->nlat < w->latcap)
-						w->latencies[w->nlat++] = ms;
-				}
+				if (ms >= 0)
+					keep_latency(w, v->queued, ms);
 				if (ms >= 0) {
 					w->stats.latency_count++;
 					w->stats.latency_sum_ms += ms;
@@ -498,8 +513,10 @@ step(struct sim_world *w, int64_t dt_ms)
 			int in = tag_readable_in_field(v);
 			if (in && n < MAX_VIEWS) {
 				spec_view(&v->spec, v->spec.rssi_dbm_x10, &views[n++]);
-				if (v->seen_ms < 0)
+				if (v->seen_ms < 0) {
 					v->seen_ms = w->now_ms;
+					v->queued = v->prev >= 0 && !w->vehicles[v->prev].passed_arm;
+				}
 			}
 			if (!in && v->tag_in_field && v->spec.repeat > 1) {
 				/* Reflections report the tag again, each after
@@ -748,21 +765,20 @@ sim_world_print_stats(const struct sim_world *w, FILE *out)
 	fprintf(out, "display_updates=%" PRIu64 " opens_attributed=%" PRIu64
 		     " opens_unattributed=%" PRIu64 "\n",
 		s->display_updates, s->opens_attributed, s->opens_unattributed);
-	if (s->latency_count > 0) {
-		int64_t p50 = -1, p99 = -1;
-		if (w->nlat > 0) {
-			int64_t *sorted = malloc(w->nlat * sizeof(*sorted));
-			if (sorted != NULL) {
-				memcpy(sorted, w->latencies, w->nlat * sizeof(*sorted));
-				qsort(sorted, w->nlat, sizeof(*sorted), cmp_i64);
-				p50 = sorted[(w->nlat - 1) / 2];
-				p99 = sorted[(w->nlat * 99 + 99) / 100 - 1];
-				free(sorted);
-			}
-		}
-		fprintf(out, "read_to_open_ms mean=%.1f p50=%" PRId64 " p99=%" PRId64 " max=%" PRId64
-			     " n=%" PRIu64 "\n",
-			(double)s->latency_sum_ms / (double)s->latency_count, p50, p99,
-			s->latency_max_ms, s->latency_count);
+	if (s->latency_count > 0)
+		fprintf(out, "read_to_open_ms mean=%.1f max=%" PRId64 " n=%" PRIu64 "\n",
+			(double)s->latency_sum_ms / (double)s->latency_count, s->latency_max_ms,
+			s->latency_count);
+	static const char *const names[2] = {"clear", "queued"};
+	for (int q = 0; q < 2; q++) {
+		size_t n = w->nlat[q];
+		int64_t *sorted = n > 0 ? malloc(n * sizeof(*sorted)) : NULL;
+		if (sorted == NULL)
+			continue;
+		memcpy(sorted, w->latencies[q], n * sizeof(*sorted));
+		qsort(sorted, n, sizeof(*sorted), cmp_i64);
+		fprintf(out, "read_to_open_ms %s p50=%" PRId64 " p99=%" PRId64 " max=%" PRId64 " n=%zu\n",
+			names[q], sorted[(n - 1) / 2], sorted[(n * 99 + 99) / 100 - 1], sorted[n - 1], n);
+		free(sorted);
 	}
 }
