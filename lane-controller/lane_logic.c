@@ -16,6 +16,7 @@ struct vehicle {
 	int64_t since_ms;
 	int64_t decided_ms;
 	int no_tag_shown;
+	uint64_t serial; /* which vehicle, for the barrier command */
 };
 
 struct lane_logic {
@@ -28,6 +29,8 @@ struct lane_logic {
 	unsigned npending;
 	int entry, exit_loop, barrier_fault;
 	int barrier_cmd, green;
+	uint64_t serial;	/* vehicles pushed */
+	uint64_t opened_for;	/* the vehicle the barrier was last commanded open for */
 	struct lane_logic_stats stats;
 };
 
@@ -144,13 +147,20 @@ record(struct out *o, const struct vehicle *v)
 		x->rd = v->rd;
 }
 
-/* Make the barrier and lights follow the head of the queue. */
+/* Make the barrier and lights follow the head of the queue.  Each vehicle
+ * let through gets its own open command, also when the barrier is open
+ * already for the one before: coils are levels, so the repeat is harmless,
+ * and it restores a command an I/O unit lost (reboot, watchdog). */
 static void
 follow_head(struct lane_logic *l, struct out *o)
 {
-	if (l->n > 0 && l->q[0].decided && l->q[0].d.opens)
+	if (l->n > 0 && l->q[0].decided && l->q[0].d.opens) {
+		if (l->opened_for != l->q[0].serial && !l->p.free_flow) {
+			l->barrier_cmd = 0; /* command it again */
+			l->opened_for = l->q[0].serial;
+		}
 		barrier(l, o, 1);
-	else if (!l->exit_loop)
+	} else if (!l->exit_loop)
 		barrier(l, o, 0); /* never command a close over the exit loop */
 }
 
@@ -172,6 +182,7 @@ push_vehicle(struct lane_logic *l, int64_t now_ms, struct out *o)
 	v = &l->q[l->n++];
 	memset(v, 0, sizeof(*v));
 	v->since_ms = now_ms;
+	v->serial = ++l->serial;
 	return v;
 }
 

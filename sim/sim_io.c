@@ -145,7 +145,7 @@ sim_io_write_coils(struct sim_io *io, int64_t now_ms, uint16_t addr,
 		if (c == FWI_CO_BARRIER) {
 			if (io->wd_expired)
 				continue; /* accepted without effect */
-			if (v && !io->coils[c])
+			if (v) /* also a repeat: the lane opens for the next vehicle */
 				io->open_cmd_ms = now_ms;
 		}
 		io->coils[c] = v;

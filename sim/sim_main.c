@@ -48,6 +48,8 @@ usage(FILE *out)
 		"  --scenario FILE        play a scenario file (see toll-sim gen)\n"
 		"  --traffic VPH          generate seeded traffic, vehicles an hour per lane\n"
 		"  --duration S           length of generated traffic in seconds (60)\n"
+		"  --warmup S             generated traffic starts after S seconds (0), the\n"
+		"                         time for a lane controller to start and connect\n"
 		"  --tags FILE            draw generated vehicles' tags from FILE\n"
 		"  --seed N               seed for boot ids and generated traffic (random,\n"
 		"                         always printed)\n"
@@ -157,7 +159,7 @@ enum {
 	OPT_DURATION, OPT_TAGS, OPT_SEED, OPT_EXIT_WHEN_DONE, OPT_FREE_FLOW, OPT_FIFO,
 	OPT_ANTENNAS, OPT_BOOT_MS, OPT_SKEW, OPT_MAX_WAIT, OPT_BOPEN, OPT_BCLOSE,
 	OPT_QUIET, OPT_LOG_LEVEL, OPT_PORT, OPT_RATE, OPT_NOTAG, OPT_UNREADABLE,
-	OPT_NEIGHBOUR, OPT_REPEAT, OPT_TIMEOUT, OPT_TIME_SCALE
+	OPT_NEIGHBOUR, OPT_REPEAT, OPT_TIMEOUT, OPT_TIME_SCALE, OPT_WARMUP
 };
 
 static const struct option devices_opts[] = {
@@ -173,6 +175,7 @@ static const struct option devices_opts[] = {
 	{"exit-when-done", no_argument, NULL, OPT_EXIT_WHEN_DONE},
 	{"free-flow", no_argument, NULL, OPT_FREE_FLOW},
 	{"time-scale", required_argument, NULL, OPT_TIME_SCALE},
+	{"warmup", required_argument, NULL, OPT_WARMUP},
 	{"fifo", required_argument, NULL, OPT_FIFO},
 	{"antennas", required_argument, NULL, OPT_ANTENNAS},
 	{"boot-ms", required_argument, NULL, OPT_BOOT_MS},
@@ -195,7 +198,7 @@ cmd_devices(int argc, char **argv)
 	char host[64] = "127.0.0.1", ctl_path[256] = "";
 	const char *rtu_dir = NULL, *scenario_path = NULL, *tags_path = NULL;
 	int port = 1502, quiet = 0, exit_when_done = 0, have_seed = 0, opt;
-	long long v, traffic = 0, duration_s = 60;
+	long long v, traffic = 0, duration_s = 60, warmup_s = 0;
 	uint64_t seed = 0;
 	struct sim_vehicle_spec *tags = NULL;
 	size_t ntags = 0, next_cmd = 0;
@@ -245,6 +248,11 @@ cmd_devices(int argc, char **argv)
 			break;
 		case OPT_EXIT_WHEN_DONE: exit_when_done = 1; break;
 		case OPT_FREE_FLOW: wp.free_flow = 1; break;
+		case OPT_WARMUP:
+			if (parse_num("--warmup", optarg, 0, 3600, &v) != 0)
+				return 2;
+			warmup_s = v;
+			break;
 		case OPT_TIME_SCALE:
 			if (parse_num("--time-scale", optarg, 1, 100, &v) != 0)
 				return 2;
@@ -349,6 +357,8 @@ cmd_devices(int argc, char **argv)
 			free(tags);
 			return 1;
 		}
+		for (size_t k = 0; k < sc.n; k++)
+			sc.cmds[k].at_ms += warmup_s * 1000;
 	}
 
 	struct sigaction sa;

@@ -35,7 +35,7 @@ struct vehicle {
 	int64_t stop_since_ms, waited_ms;
 	int64_t seen_ms; /* tag first in its own lane's field */
 	int64_t open_ms; /* barrier open command attributed to it */
-	int queued;	 /* at seen_ms a vehicle ahead had not passed the arm yet */
+	int queued;	 /* at seen_ms a vehicle ahead was still on the loops */
 	int tag_in_field;
 	int prev, next; /* lane list, in order of arrival = order on the road */
 };
@@ -329,6 +329,19 @@ tag_readable_in_field(const struct vehicle *v)
 	       t >= FIELD_START_M && t <= FIELD_END_M;
 }
 
+/* Another vehicle ahead still on the lane's loops: v's decision may
+ * wait for it. */
+static int
+lane_busy_ahead(const struct sim_world *w, const struct vehicle *v)
+{
+	for (int i = v->prev; i >= 0; i = w->vehicles[i].prev) {
+		const struct vehicle *a = &w->vehicles[i];
+		if (a->front_m - a->length_m <= EXIT_LOOP_END_M)
+			return 1;
+	}
+	return 0;
+}
+
 static void
 keep_latency(struct sim_world *w, int queued, int64_t ms)
 {
@@ -515,7 +528,7 @@ step(struct sim_world *w, int64_t dt_ms)
 				spec_view(&v->spec, v->spec.rssi_dbm_x10, &views[n++]);
 				if (v->seen_ms < 0) {
 					v->seen_ms = w->now_ms;
-					v->queued = v->prev >= 0 && !w->vehicles[v->prev].passed_arm;
+					v->queued = lane_busy_ahead(w, v);
 				}
 			}
 			if (!in && v->tag_in_field && v->spec.repeat > 1) {
