@@ -322,7 +322,9 @@ recover_segment(struct toll_journal *j, size_t idx, struct toll_journal_recovery
 		if (rc == 0 && seq != j->next_seq)
 			rc = TOLL_ESEQ;
 		if (rc != 0) {
-			if (!last || valid_frame_after(b, len, off, j->next_seq)) {
+			/* a frame whose CRC holds but whose seq is wrong was
+			 * written whole: never a torn write */
+			if (rc == TOLL_ESEQ || !last || valid_frame_after(b, len, off, j->next_seq)) {
 				detail(rep, "segment %s offset %zu (after seq %" PRIu64 "): %s, with valid records after it",
 				       name, off, j->next_seq - 1,
 				       rc == TOLL_ESEQ ? "seq out of order" : "damaged record");
@@ -403,6 +405,17 @@ toll_journal_open(const struct toll_journal_opts *o, struct toll_journal **out,
 	if (rc != 0)
 		goto fail;
 	j->capsegs = j->nsegs;
+	/* acknowledging deletes only segments wholly at or below the cursor:
+	 * the first one left must hold the record after it */
+	if (j->nsegs > 0 && j->segs[0].first_seq > j->acked + 1) {
+		detail(rep, "the first segment starts at seq %" PRIu64 " but the cursor is at %" PRIu64
+		       ": records %" PRIu64 "..%" PRIu64 " are missing",
+		       j->segs[0].first_seq, j->acked, j->acked + 1, j->segs[0].first_seq - 1);
+		if (rep != NULL)
+			rep->corrupt_after_seq = j->acked;
+		rc = TOLL_ECORRUPT;
+		goto fail;
+	}
 	j->next_seq = j->nsegs > 0 ? j->segs[0].first_seq : j->acked + 1;
 	for (size_t i = 0; i < j->nsegs; i++) {
 		rc = recover_segment(j, i, rep);
