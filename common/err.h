@@ -33,7 +33,9 @@
 	X(TOLL_EFULL, -22, "storage full")                                 \
 	X(TOLL_ECHAIN, -23, "hash chain broken")                           \
 	X(TOLL_ESEQ, -24, "sequence out of order")                         \
-	X(TOLL_EPERM, -25, "permission denied")
+	X(TOLL_EPERM, -25, "permission denied")                            \
+	X(TOLL_EAGAIN, -26, "temporary failure, try again")                \
+	X(TOLL_EDB, -27, "database error")
 
 enum toll_err {
 #define TOLL_ERR_ENUM(name, value, text) name = (value),

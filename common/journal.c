@@ -768,3 +768,171 @@ toll_journal_iter_close(struct toll_journal_iter *it)
 	free(it->dir);
 	free(it);
 }
+
+/* ---- tail: follow a journal another thread appends to ----------------- */
+
+#define TAIL_BUF (TOLL_JOURNAL_PAYLOAD_MAX + FRAME_HDR + (64u << 10))
+
+struct toll_journal_tail {
+	char *dir;
+	int fd;		  /* the segment being read, -1 none yet */
+	uint64_t seg_first;
+	uint64_t pos;	  /* file offset of the next frame */
+	uint64_t next_seq;
+	uint64_t from;
+	uint8_t *buf;
+	uint64_t buf_off; /* file offset of buf[0] */
+	size_t buf_len;
+};
+
+/* Open the segment that starts at first; 0 or TOLL_ENOTFOUND / ECORRUPT. */
+static int
+tail_open_seg(struct toll_journal_tail *t, uint64_t first)
+{
+	char path[600];
+	uint8_t h[HDR_BYTES];
+	uint64_t v;
+
+	seg_name(t->dir, first, path, sizeof(path));
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return errno == ENOENT ? TOLL_ENOTFOUND : TOLL_ESYS;
+	ssize_t n = pread(fd, h, sizeof(h), 0);
+	if (n != (ssize_t)sizeof(h)) {
+		close(fd);
+		return n < 0 ? TOLL_ESYS : TOLL_EEMPTY; /* header not written yet */
+	}
+	int rc = get_header(h, sizeof(h), seg_magic, &v);
+	if (rc != 0 || v != first) {
+		close(fd);
+		return rc == TOLL_EVERSION ? rc : TOLL_ECORRUPT;
+	}
+	if (t->fd >= 0)
+		close(t->fd);
+	t->fd = fd;
+	t->seg_first = first;
+	t->pos = HDR_BYTES;
+	t->next_seq = first;
+	t->buf_len = 0;
+	t->buf_off = 0;
+	return 0;
+}
+
+int
+toll_journal_tail_open(const char *dir, uint64_t from, struct toll_journal_tail **out)
+{
+	struct toll_journal_tail *t = calloc(1, sizeof(*t));
+	struct segment *segs = NULL;
+	size_t nsegs = 0, cur = 0;
+	int rc;
+
+	*out = NULL;
+	if (t == NULL)
+		return TOLL_ENOMEM;
+	t->fd = -1;
+	t->from = from;
+	t->dir = strdup(dir);
+	t->buf = malloc(TAIL_BUF);
+	if (t->dir == NULL || t->buf == NULL) {
+		toll_journal_tail_close(t);
+		return TOLL_ENOMEM;
+	}
+	rc = list_segments(dir, &segs, &nsegs);
+	if (rc != 0) {
+		toll_journal_tail_close(t);
+		return rc;
+	}
+	if (nsegs == 0) {
+		/* nothing written yet: the first segment will start at from */
+		free(segs);
+		t->next_seq = from;
+		*out = t;
+		return 0;
+	}
+	while (cur + 1 < nsegs && segs[cur + 1].first_seq <= from)
+		cur++;
+	uint64_t first = segs[cur].first_seq;
+	free(segs);
+	rc = tail_open_seg(t, first);
+	if (rc == TOLL_EEMPTY) {
+		t->next_seq = first;
+		rc = 0;
+	}
+	if (rc != 0) {
+		toll_journal_tail_close(t);
+		return rc;
+	}
+	*out = t;
+	return 0;
+}
+
+int
+toll_journal_tail_next(struct toll_journal_tail *t, uint64_t until, uint64_t *seq, uint8_t *type,
+		       const uint8_t **payload, size_t *len)
+{
+	for (;;) {
+		if (t->next_seq > until)
+			return TOLL_EEMPTY;
+		if (t->fd < 0) {
+			/* the segment that holds next_seq is being made */
+			int rc = tail_open_seg(t, t->next_seq);
+			if (rc == TOLL_ENOTFOUND || rc == TOLL_EEMPTY)
+				return TOLL_EEMPTY;
+			if (rc != 0)
+				return rc;
+		}
+		size_t in = (size_t)(t->pos - t->buf_off);
+		uint32_t n = 0;
+		int rc = t->pos >= t->buf_off && t->pos <= t->buf_off + t->buf_len
+				 ? frame_at(t->buf, t->buf_len, in, seq, type, payload, &n)
+				 : TOLL_ESHORT;
+		if (rc == TOLL_ESHORT) {
+			/* refill from pos: the frame may be whole in the file */
+			ssize_t got = pread(t->fd, t->buf, TAIL_BUF, (off_t)t->pos);
+			if (got < 0)
+				return TOLL_ESYS;
+			t->buf_off = t->pos;
+			t->buf_len = (size_t)got;
+			rc = frame_at(t->buf, t->buf_len, 0, seq, type, payload, &n);
+			if (rc == TOLL_ESHORT && got == 0) {
+				/* the end of this segment: the writer rolled to
+				 * the next one, which starts at next_seq */
+				rc = tail_open_seg(t, t->next_seq);
+				if (rc == TOLL_ENOTFOUND || rc == TOLL_EEMPTY)
+					return TOLL_ECORRUPT; /* durable, yet nowhere */
+				if (rc != 0)
+					return rc;
+				continue;
+			}
+			if (rc == TOLL_ESHORT)
+				return TOLL_ECORRUPT; /* a durable record cut short */
+		}
+		if (rc != 0)
+			return TOLL_ECORRUPT;
+		if (*seq != t->next_seq)
+			return TOLL_ECORRUPT;
+		t->pos += FRAME_HDR + n;
+		t->next_seq++;
+		*len = n;
+		if (*seq >= t->from)
+			return 0;
+	}
+}
+
+uint64_t
+toll_journal_tail_position(const struct toll_journal_tail *t)
+{
+	return t->next_seq;
+}
+
+void
+toll_journal_tail_close(struct toll_journal_tail *t)
+{
+	if (t == NULL)
+		return;
+	if (t->fd >= 0)
+		close(t->fd);
+	free(t->buf);
+	free(t->dir);
+	free(t);
+}

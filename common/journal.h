@@ -59,4 +59,19 @@ int toll_journal_iter_next(struct toll_journal_iter *it, uint64_t *seq, uint8_t 
 			   const uint8_t **payload, size_t *len);
 void toll_journal_iter_close(struct toll_journal_iter *it);
 
+/* A reader that follows a journal another thread (or process) appends to,
+ * for the uplink: records with seq >= from, never past `until` given to
+ * each call (the writer's durable seq: everything up to it is whole on
+ * disk), reading on as the segment grows and across segment rolls.  Holds
+ * one segment open and a buffer; no state is shared with the writer. */
+struct toll_journal_tail;
+int toll_journal_tail_open(const char *dir, uint64_t from, struct toll_journal_tail **out);
+/* 0 (payload valid until the next call), TOLL_EEMPTY (nothing more up to
+ * until yet), or TOLL_ECORRUPT (a durable record is damaged or missing). */
+int toll_journal_tail_next(struct toll_journal_tail *t, uint64_t until, uint64_t *seq,
+			   uint8_t *type, const uint8_t **payload, size_t *len);
+/* The seq the next record will have. */
+uint64_t toll_journal_tail_position(const struct toll_journal_tail *t);
+void toll_journal_tail_close(struct toll_journal_tail *t);
+
 #endif

@@ -360,6 +360,59 @@ START_TEST(test_kill9_keeps_synced)
 }
 END_TEST
 
+/* The tail reader follows appends, across segment rolls, never past the
+ * bound it is given, and starts from any seq. */
+static void
+tail_expect(struct toll_journal_tail *t, uint64_t until, int from, int to)
+{
+	for (int i = from; i <= to; i++) {
+		uint64_t seq;
+		uint8_t type;
+		const uint8_t *pl;
+		size_t len;
+		char want[64];
+		int n = snprintf(want, sizeof(want), "record %d", i);
+		ck_assert_int_eq(toll_journal_tail_next(t, until, &seq, &type, &pl, &len), 0);
+		ck_assert_uint_eq(seq, (uint64_t)i);
+		ck_assert_uint_eq(len, (size_t)n);
+		ck_assert(memcmp(pl, want, len) == 0);
+	}
+	uint64_t seq;
+	uint8_t type;
+	const uint8_t *pl;
+	size_t len;
+	ck_assert_int_eq(toll_journal_tail_next(t, until, &seq, &type, &pl, &len), TOLL_EEMPTY);
+}
+
+START_TEST(test_tail_follows)
+{
+	struct toll_journal_tail *t, *t2;
+
+	mkdir_tmp();
+	struct toll_journal *j = jopen(200, 0, NULL);
+	ck_assert_int_eq(toll_journal_tail_open(dir, 1, &t), 0);
+	tail_expect(t, toll_journal_durable_seq(j), 1, 0); /* empty journal */
+	append_n(j, 1, 3);
+	tail_expect(t, 2, 1, 2); /* bounded */
+	tail_expect(t, toll_journal_durable_seq(j), 3, 3);
+	append_n(j, 4, 40); /* many segment rolls */
+	tail_expect(t, toll_journal_durable_seq(j), 4, 43);
+	ck_assert_uint_eq(toll_journal_tail_position(t), 44);
+	/* from the middle of a later segment */
+	ck_assert_int_eq(toll_journal_tail_open(dir, 30, &t2), 0);
+	tail_expect(t2, toll_journal_durable_seq(j), 30, 43);
+	/* acknowledged segments deleted under a reader past them */
+	ck_assert_int_eq(toll_journal_set_acked(j, 35), 0);
+	append_n(j, 44, 5);
+	tail_expect(t, toll_journal_durable_seq(j), 44, 48);
+	tail_expect(t2, toll_journal_durable_seq(j), 44, 48);
+	toll_journal_tail_close(t);
+	toll_journal_tail_close(t2);
+	toll_journal_close(j);
+	rm_tmp();
+}
+END_TEST
+
 static Suite *
 suite(void)
 {
@@ -373,6 +426,7 @@ suite(void)
 	tcase_add_test(tc, test_bad_header_cursor_version);
 	tcase_add_test(tc, test_bounds_and_full);
 	tcase_add_test(tc, test_kill9_keeps_synced);
+	tcase_add_test(tc, test_tail_follows);
 	suite_add_tcase(s, tc);
 	return s;
 }
