@@ -71,6 +71,7 @@ include common/module.mk
 include firmware-interface/module.mk
 include sim/module.mk
 include lane-controller/module.mk
+include central/module.mk
 include tests/module.mk
 
 all: $(PROGRAMS) $(TOOLS)

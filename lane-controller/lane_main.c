@@ -50,6 +50,10 @@ struct lane_conf {
 	int64_t device_timeout_ms, poll_ms, io_watchdog_ms, reader_watchdog_ms;
 	int64_t reader_rereport_s, reader_power, reader_rssi_floor;
 	int64_t read_hold_ms, tag_wait_ms, recheck_ms, suppress_ms, vote_ms;
+	char central_url[LANE_URL_MAX];
+	char central_tls_ca[LANE_TLS_PATH_MAX], central_tls_cert[LANE_TLS_PATH_MAX];
+	char central_tls_name[128];
+	int64_t central_batch, central_timeout_ms;
 	struct {
 		int64_t id;
 		char reader[EP_LEN + 1], io[EP_LEN + 1], display[EP_LEN + 1];
@@ -85,6 +89,12 @@ static const struct toll_cfg_key lane_keys[] = {
 	{"lane.recheck", TOLL_CFG_MS, 100, 60000, "2s", F(recheck_ms), 0, 0, 0, "a refused vehicle still waiting is decided again"},
 	{"plaza.suppress", TOLL_CFG_MS, 0, 3600000, "300s", F(suppress_ms), 0, 0, 0, "a tag charged is not charged again in the plaza within this"},
 	{"plaza.vote", TOLL_CFG_MS, 0, 1000, "50ms", F(vote_ms), 0, 0, 0, "a stronger read at another lane within this takes the tag"},
+	{"central.url", TOLL_CFG_STRING, 0, LANE_URL_MAX - 1, "", F(central_url), 0, 0, 0, "toll-central's uplink: tcp://HOST:PORT or tls+tcp://HOST:PORT (empty: journal only)"},
+	{"central.tls_ca", TOLL_CFG_STRING, 0, LANE_TLS_PATH_MAX - 1, "", F(central_tls_ca), 0, 0, 0, "tls+tcp: CA certificates (PEM) that central's certificate must chain to"},
+	{"central.tls_cert", TOLL_CFG_STRING, 0, LANE_TLS_PATH_MAX - 1, "", F(central_tls_cert), 0, 0, 0, "tls+tcp: this lane's certificate and private key (PEM, one file), if central asks for one"},
+	{"central.tls_server_name", TOLL_CFG_STRING, 0, 127, "", F(central_tls_name), 0, 0, 0, "tls+tcp: the name central's certificate must carry (default: the URL's host)"},
+	{"central.batch", TOLL_CFG_INT, 1, 1024, "256", F(central_batch), 0, 0, 0, "transactions per batch to central"},
+	{"central.timeout", TOLL_CFG_MS, 100, 600000, "5s", F(central_timeout_ms), 0, 0, 0, "no answer from central within this: send the batch again"},
 	{"lane.*.id", TOLL_CFG_INT, 1, 65535, NULL, L(id), 0, "lane id at the station (default: index + 1)"},
 	{"lane.*.reader", TOLL_CFG_STRING, 0, EP_LEN, "", L(reader), 0, "reader endpoint: tcp:HOST:PORT or rtu:DEVICE[:BAUD[:8N1]] (default tcp:127.0.0.1:1502+index)"},
 	{"lane.*.reader_unit", TOLL_CFG_INT, 1, 247, "1", L(reader_unit), 0, "reader unit id"},
@@ -210,6 +220,13 @@ status_text(struct lane_run **runs, int n, FILE *out)
 			s.logic.vehicles_free, s.logic.vehicles_refused, s.logic.vehicles_no_tag,
 			s.logic.passages, s.logic.passages_assumed, s.logic.heads_expired, s.logic.unpaid_passages, s.logic.reads_suppressed,
 			s.logic.reads_no_vehicle);
+		if (s.uplink_on)
+			fprintf(out,
+				"  uplink %s central_acked=%" PRIu64 " pending=%" PRIu64 " batches=%" PRIu64
+				" acked_records=%" PRIu64 " timeouts=%" PRIu64 " retries=%" PRIu64 " quarantined=%" PRIu64 "\n",
+				s.uplink.connected ? "connected" : "DISCONNECTED", s.uplink.central_acked,
+				s.uplink.pending, s.uplink.batches_sent, s.uplink.records_acked, s.uplink.timeouts,
+				s.uplink.retries, s.uplink.quarantined);
 		fprintf(out, "  processing_us p50=%" PRId64 " p99=%" PRId64 " max=%" PRIu64 " n=%" PRIu64 "\n",
 			lane_proc_hist_quantile(&s.proc, 0.50), lane_proc_hist_quantile(&s.proc, 0.99),
 			s.proc.max_us, s.proc.n);
@@ -317,6 +334,12 @@ cmd_run(const struct lane_conf *c)
 		snprintf(rc_.journal_dir, sizeof(rc_.journal_dir), "%.*s/journal",
 			 (int)sizeof(rc_.journal_dir) - 16, lanedir);
 		rc_.journal_max_bytes = (uint64_t)c->journal_max;
+		snprintf(rc_.uplink.url, sizeof(rc_.uplink.url), "%s", c->central_url);
+		snprintf(rc_.uplink.tls_ca, sizeof(rc_.uplink.tls_ca), "%s", c->central_tls_ca);
+		snprintf(rc_.uplink.tls_cert, sizeof(rc_.uplink.tls_cert), "%s", c->central_tls_cert);
+		snprintf(rc_.uplink.tls_server_name, sizeof(rc_.uplink.tls_server_name), "%s", c->central_tls_name);
+		rc_.uplink.batch_max = (unsigned)c->central_batch;
+		rc_.uplink.timeout_ms = c->central_timeout_ms;
 		if (lane_run_new(&rc_, &ctx, signer, &runs[nruns]) != 0) {
 			toll_err("lane %u: could not start", rc_.lane_id);
 			goto out;

@@ -36,6 +36,8 @@ struct lane_run {
 	uint8_t prev_hash[32];
 
 	int dirty; /* appended to the journal since the last sync */
+	struct lane_uplink *uplink;
+	int64_t cursor_next_ms; /* when the journal cursor may move again */
 
 	/* reads stored this poll, for the logic */
 	struct lane_read reads[READS_MAX];
@@ -111,6 +113,7 @@ lane_run_cfg_defaults(struct lane_run_cfg *c)
 	c->journal_max_bytes = 1ull << 30;
 	lane_reader_cfg_defaults(&c->reader);
 	lane_logic_defaults(&c->logic);
+	lane_uplink_cfg_defaults(&c->uplink);
 }
 
 static void
@@ -212,6 +215,8 @@ record_txn(struct lane_run *r, const struct lane_action *a)
 		return rc;
 	r->lane_seq = t.lane_seq;
 	r->dirty = 1;
+	if (r->uplink != NULL)
+		lane_uplink_made(r->uplink, t.lane_seq);
 	toll_txn_hash(&t, r->prev_hash);
 	return 0;
 }
@@ -269,6 +274,8 @@ sync_journal(struct lane_run *r)
 		return rc;
 	}
 	r->dirty = 0;
+	if (r->uplink != NULL)
+		lane_uplink_durable(r->uplink, toll_journal_durable_seq(r->journal));
 	return 0;
 }
 
@@ -369,6 +376,24 @@ sleep_until(int64_t mono_ms)
 		;
 }
 
+/* Central has what the uplink says: let the journal forget it, at most
+ * once a second (the cursor is synced to disk). */
+static void
+move_cursor(struct lane_run *r)
+{
+	if (r->uplink == NULL)
+		return;
+	uint64_t to = lane_uplink_ack_target(r->uplink);
+	int64_t now = toll_mono_ms();
+	if (to <= toll_journal_acked(r->journal) || now < r->cursor_next_ms)
+		return;
+	r->cursor_next_ms = now + 1000;
+	int rc = toll_journal_set_acked(r->journal, to);
+	if (rc != 0)
+		toll_warn("lane %u: could not move the journal cursor to %" PRIu64 ": %s", r->cfg.lane_id,
+			  to, toll_strerror(rc));
+}
+
 static void
 publish_status(struct lane_run *r)
 {
@@ -390,6 +415,9 @@ publish_status(struct lane_run *r)
 			  r->cfg.lane_id, r->cfg.journal_dir, r->status.journal_bytes);
 	r->status.closed = r->closed;
 	r->status.proc = r->proc;
+	r->status.uplink_on = r->uplink != NULL;
+	if (r->uplink != NULL)
+		lane_uplink_stats(r->uplink, &r->status.uplink);
 	pthread_mutex_unlock(&r->mu);
 }
 
@@ -431,6 +459,7 @@ lane_thread(void *arg)
 		 * they led to, in one sync): ACK them */
 		if (reader_rc >= 0 && !r->closed && sync_journal(r) == 0)
 			(void)lane_reader_ack(r->reader, toll_mono_ms());
+		move_cursor(r);
 		publish_status(r);
 		next += r->cfg.poll_ms;
 		now = toll_mono_ms();
@@ -569,6 +598,18 @@ lane_run_new(const struct lane_run_cfg *cfg, struct lane_context *ctx,
 int
 lane_run_start(struct lane_run *r)
 {
+	if (r->cfg.uplink.url[0] != 0) {
+		struct lane_uplink_cfg uc = r->cfg.uplink;
+		snprintf(uc.journal_dir, sizeof(uc.journal_dir), "%s", r->cfg.journal_dir);
+		uc.station_id = r->cfg.station_id;
+		uc.lane_id = (uint16_t)r->cfg.lane_id;
+		uc.start_seq = toll_journal_acked(r->journal) + 1;
+		int rc = lane_uplink_start(&uc, &r->uplink);
+		if (rc != 0)
+			return rc;
+		lane_uplink_durable(r->uplink, toll_journal_durable_seq(r->journal));
+		lane_uplink_made(r->uplink, r->lane_seq);
+	}
 	if (pthread_create(&r->thread, NULL, lane_thread, r) != 0)
 		return TOLL_ESYS;
 	r->running = 1;
@@ -583,6 +624,8 @@ lane_run_stop(struct lane_run *r)
 	r->stop = 1;
 	pthread_join(r->thread, NULL);
 	r->running = 0;
+	lane_uplink_stop(r->uplink);
+	r->uplink = NULL;
 }
 
 void
@@ -591,6 +634,7 @@ lane_run_free(struct lane_run *r)
 	if (r == NULL)
 		return;
 	lane_run_stop(r);
+	lane_uplink_stop(r->uplink);
 	toll_journal_close(r->journal);
 	lane_logic_free(r->logic);
 	lane_reader_free(r->reader);

@@ -17,6 +17,7 @@
 #include "lane_logic.h"
 #include "lane_modbus.h"
 #include "lane_reader.h"
+#include "lane_uplink.h"
 
 #define LANE_REC_READ 1
 #define LANE_REC_TXN 2
@@ -34,6 +35,7 @@ struct lane_run_cfg {
 	uint64_t journal_max_bytes;
 	struct lane_reader_cfg reader;
 	struct lane_logic_params logic;
+	struct lane_uplink_cfg uplink; /* url "": no uplink (journal only) */
 };
 
 /* Processing time of a decision, the lane's own work without waiting on
@@ -67,6 +69,8 @@ struct lane_run_status {
 	struct lane_logic_stats logic;
 	uint64_t io_errors, display_errors, record_errors;
 	int closed;		  /* the lane closed itself (journal failure) */
+	int uplink_on;
+	struct lane_uplink_stats uplink;
 	struct lane_proc_hist proc;
 };
 

@@ -16,6 +16,6 @@ ifneq ($(wildcard lane-controller/lane_main.c),)
 $(BIN)/toll-lane: $(OBJ)/lane-controller/lane_main.o $(LANE_CORE_LIB) $(FWI_LIB) $(COMMON_LIB)
 	@mkdir -p $(dir $@)
 	$(call quiet,LD,$@)
-	$(Q)$(CC) $(ALL_CFLAGS) $^ -o $@ $(MODBUS_LIBS) $(LDLIBS_BASE)
+	$(Q)$(CC) $(ALL_CFLAGS) $^ -o $@ $(MODBUS_LIBS) -lnng $(LDLIBS_BASE)
 PROGRAMS += $(BIN)/toll-lane
 endif

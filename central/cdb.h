@@ -1,0 +1,47 @@
+/* cdb.h: central's PostgreSQL connection (libpq), and the one place where
+ * libpq's results and SQLSTATEs become TOLL_E* codes.
+ *
+ * A connection is opened with a conninfo string ("host=... dbname=...",
+ * or a postgresql:// URI), then SET ROLE to the application role when one
+ * is given (so the grants of central/sql apply whoever logs in), with
+ * synchronous_commit on: a COMMIT that returns is durable.
+ *
+ * Errors: TOLL_EAGAIN for what a retry can cure (the connection broke,
+ * the server is shutting down or starting, too many connections,
+ * serialization failure, deadlock, lock timeout), TOLL_EDB for the rest
+ * (a constraint, a syntax error, a permission: a retry will not help).
+ * The message goes to err as "SQLSTATE: text". */
+#ifndef CENTRAL_CDB_H
+#define CENTRAL_CDB_H
+
+#include <stddef.h>
+
+#include <libpq-fe.h>
+
+struct cdb;
+
+int cdb_connect(const char *conninfo, const char *role, struct cdb **out, char *err, size_t errlen);
+void cdb_close(struct cdb *db);
+PGconn *cdb_pg(struct cdb *db);
+/* The connection is unusable (broken, or a failure left it in doubt). */
+int cdb_broken(const struct cdb *db);
+
+/* A statement without parameters (BEGIN, COMMIT, SET ...). */
+int cdb_exec(struct cdb *db, const char *sql, char *err, size_t errlen);
+/* A statement with text parameters (NULL: SQL NULL); *out (may be NULL)
+ * gets the result for the caller to PQclear. */
+int cdb_query(struct cdb *db, const char *sql, int nparams, const char *const *params,
+	      PGresult **out, char *err, size_t errlen);
+/* COPY table FROM STDIN (text format): the rows, already escaped, in
+ * data (len bytes, lines ending in '\n'). */
+int cdb_copy_in(struct cdb *db, const char *copy_sql, const char *data, size_t len, char *err,
+		size_t errlen);
+/* The TOLL_E* code for a result (NULL: a connection failure). */
+int cdb_error(struct cdb *db, const PGresult *res, char *err, size_t errlen);
+
+/* Text helpers for statements: bytes as a bytea literal "\x..." (out needs
+ * 2 * n + 3 bytes), and the reverse (TOLL_EFORMAT unless exactly n bytes). */
+void cdb_bytea_hex(const unsigned char *b, size_t n, char *out);
+int cdb_bytea_parse(const char *text, unsigned char *out, size_t n);
+
+#endif

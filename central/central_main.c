@@ -1,0 +1,724 @@
+/* central_main.c: toll-central, the settlement service.
+ *
+ *   toll-central run [-c FILE] [--set KEY=VALUE]...    serve the lanes
+ *   toll-central --migrate [-c FILE] [--set ...]        apply central/sql
+ *   toll-central --check-config [-c FILE] [--set ...]
+ *   toll-central --help-config
+ *   toll-central status [--socket PATH]
+ *
+ * Threads: `workers` threads each hold an NNG rep0 context: receive a
+ * batch, check every record's signature (in parallel, the costly part),
+ * hand it to the settler and wait; one settler thread takes every batch
+ * waiting and settles them together in one database transaction (group
+ * commit), then wakes the workers, which answer.  The main thread serves
+ * the status socket and signals. */
+#include <errno.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <syslog.h>
+#include <unistd.h>
+
+#include <nng/nng.h>
+#include <nng/protocol/reqrep0/rep.h>
+#include <nng/supplemental/tls/tls.h>
+
+#include "cdb.h"
+#include "cfg.h"
+#include "clock.h"
+#include "err.h"
+#include "keyring.h"
+#include "log.h"
+#include "migrate.h"
+#include "settle.h"
+#include "umsg.h"
+
+#define PATH_LEN 511
+#define WORKERS_MAX 64
+
+struct central_conf {
+	char db_conninfo[1024];
+	char db_role[64];
+	char listen[256];
+	char tls_cert[PATH_LEN + 1], tls_ca[PATH_LEN + 1];
+	int64_t workers;
+	int64_t group_max;
+	int64_t keys_refresh_ms;
+	int64_t retry_max_ms;
+	char control_socket[108];
+	char log_level[16];
+};
+
+#define F(field) offsetof(struct central_conf, field)
+static const struct toll_cfg_key central_keys[] = {
+	{"db.conninfo", TOLL_CFG_STRING, 0, 1023, "", F(db_conninfo), 0, 0, TOLL_CFG_SECRET, "libpq connection string (empty: the PG* environment)"},
+	{"db.role", TOLL_CFG_STRING, 0, 63, "toll_app", F(db_role), 0, 0, 0, "SET ROLE after connecting (the grants of central/sql); empty: none"},
+	{"listen", TOLL_CFG_STRING, 0, 255, "tcp://127.0.0.1:7300", F(listen), 0, 0, 0, "where lanes send: tcp://HOST:PORT or tls+tcp://HOST:PORT"},
+	{"tls.cert", TOLL_CFG_STRING, 0, PATH_LEN, "", F(tls_cert), 0, 0, 0, "tls+tcp: central's certificate and private key (PEM, one file)"},
+	{"tls.ca", TOLL_CFG_STRING, 0, PATH_LEN, "", F(tls_ca), 0, 0, 0, "tls+tcp: when set, lanes must present a certificate from this CA"},
+	{"workers", TOLL_CFG_INT, 1, WORKERS_MAX, "8", F(workers), 0, 0, 0, "batches received and verified at once"},
+	{"group.max_records", TOLL_CFG_INT, 1, 1000000, "16384", F(group_max), 0, 0, 0, "records settled in one database transaction, at most"},
+	{"keys.refresh", TOLL_CFG_MS, 100, 3600000, "2s", F(keys_refresh_ms), 0, 0, 0, "reload lanes and keys (revocations) this often"},
+	{"db.retry_max", TOLL_CFG_MS, 100, 600000, "10s", F(retry_max_ms), 0, 0, 0, "longest wait between database reconnects"},
+	{"control.socket", TOLL_CFG_STRING, 0, 107, "toll-central.sock", F(control_socket), 0, 0, 0, "status socket (toll-central status)"},
+	{"log.level", TOLL_CFG_STRING, 0, 15, "info", F(log_level), 0, 0, 0, "err, warning, notice, info, debug"},
+};
+#define NKEYS (sizeof(central_keys) / sizeof(central_keys[0]))
+
+/* A batch on its way through: the worker waits on done. */
+struct job {
+	struct settle_batch b;
+	struct job *next;
+	int done;
+	uint32_t status; /* for the ack: b.status, or RETRY */
+};
+
+static struct {
+	const struct central_conf *c;
+	nng_socket sock;
+	struct keyring *keys;
+	pthread_mutex_t mu;
+	pthread_cond_t queued, finished;
+	struct job *head, *tail;
+	unsigned queued_records;
+	atomic_int stop;
+	/* counters */
+	atomic_uint_fast64_t requests, malformed, retries_sent, unknown_lane;
+	pthread_mutex_t stats_mu;
+	struct settle_stats st;
+	int db_up;
+	int64_t last_keys_ms;
+} g;
+
+static volatile sig_atomic_t stop_signal;
+
+static void
+on_signal(int sig)
+{
+	stop_signal = sig;
+}
+
+static void
+usage(FILE *out)
+{
+	fprintf(out,
+		"usage: toll-central run [-c FILE] [--set KEY=VALUE]...\n"
+		"       toll-central --migrate [-c FILE] [--set KEY=VALUE]...\n"
+		"       toll-central --check-config [-c FILE] [--set KEY=VALUE]...\n"
+		"       toll-central --help-config\n"
+		"       toll-central status [--socket PATH]\n"
+		"       toll-central --help | --version\n"
+		"\n"
+		"Receives the lanes' signed transactions (NNG rep0, docs/uplink-format.md),\n"
+		"verifies each, and settles each exactly once into the PostgreSQL ledger\n"
+		"before acknowledging it.  --migrate applies the schema (central/sql).\n");
+}
+
+static int
+load_conf(struct central_conf *c, const char *file, char **sets, int nsets)
+{
+	char err[512];
+
+	if (toll_cfg_defaults(central_keys, NKEYS, c) != 0)
+		return -1;
+	if (file != NULL && toll_cfg_load(central_keys, NKEYS, c, file, err, sizeof(err)) != 0) {
+		toll_err("%s", err);
+		return -1;
+	}
+	for (int i = 0; i < nsets; i++) {
+		char name[128];
+		const char *eq = strchr(sets[i], '=');
+		if (eq == NULL || (size_t)(eq - sets[i]) >= sizeof(name)) {
+			toll_err("--set wants KEY=VALUE, not '%s'", sets[i]);
+			return -1;
+		}
+		memcpy(name, sets[i], (size_t)(eq - sets[i]));
+		name[eq - sets[i]] = 0;
+		if (toll_cfg_set(central_keys, NKEYS, c, name, eq + 1, err, sizeof(err)) != 0) {
+			toll_err("--set %s", err);
+			return -1;
+		}
+	}
+	if (toll_log_parse_level(c->log_level) < 0) {
+		toll_err("log.level must be err, warning, notice, info or debug, not '%s'", c->log_level);
+		return -1;
+	}
+	if (strncmp(c->listen, "tcp://", 6) != 0 && strncmp(c->listen, "tls+tcp://", 10) != 0 &&
+	    strncmp(c->listen, "ipc://", 6) != 0) {
+		toll_err("listen must be tcp://HOST:PORT, tls+tcp://HOST:PORT or ipc://PATH, not '%s'", c->listen);
+		return -1;
+	}
+	if (strncmp(c->listen, "tls+", 4) == 0 && c->tls_cert[0] == 0) {
+		toll_err("listen %s needs tls.cert", c->listen);
+		return -1;
+	}
+	return 0;
+}
+
+/* ---- workers: receive, verify, wait for the settler, answer ---------- */
+
+static void
+reply(nng_ctx ctx, nng_aio *aio, const struct toll_umsg_ack *a)
+{
+	uint8_t out[TOLL_UMSG_ACK_BYTES];
+	nng_msg *m;
+
+	if (toll_umsg_encode_ack(out, a) != 0 || nng_msg_alloc(&m, 0) != 0)
+		return;
+	if (nng_msg_append(m, out, sizeof(out)) != 0) {
+		nng_msg_free(m);
+		return;
+	}
+	nng_aio_set_msg(aio, m);
+	nng_ctx_send(ctx, aio);
+	nng_aio_wait(aio);
+	if (nng_aio_result(aio) != 0)
+		nng_msg_free(m); /* the lane went away: it will ask again */
+}
+
+static void *
+worker(void *arg)
+{
+	(void)arg;
+	nng_ctx ctx;
+	nng_aio *aio;
+	struct toll_umsg *m = malloc(sizeof(*m));
+	struct settle_item *items = calloc(TOLL_UMSG_BATCH_MAX, sizeof(*items));
+	struct job job;
+
+	if (m == NULL || items == NULL || nng_ctx_open(&ctx, g.sock) != 0 ||
+	    nng_aio_alloc(&aio, NULL, NULL) != 0) {
+		toll_err("worker: out of memory");
+		free(m);
+		free(items);
+		return NULL;
+	}
+	while (!atomic_load(&g.stop)) {
+		nng_ctx_recv(ctx, aio);
+		nng_aio_wait(aio);
+		int rv = nng_aio_result(aio);
+		if (rv == NNG_ECLOSED || rv == NNG_ECANCELED)
+			break;
+		if (rv != 0)
+			continue;
+		nng_msg *req = nng_aio_get_msg(aio);
+		atomic_fetch_add(&g.requests, 1);
+		int rc = toll_umsg_decode(nng_msg_body(req), nng_msg_len(req), m);
+		if (rc != 0 || m->type != TOLL_UMSG_BATCH) {
+			/* garbage: counted; no answer, and the sender is cut off */
+			atomic_fetch_add(&g.malformed, 1);
+			toll_info("a message that is not a batch (%zu bytes): %s: dropped",
+				  nng_msg_len(req), rc != 0 ? toll_strerror(rc) : "wrong type");
+			nng_pipe p = nng_msg_get_pipe(req);
+			nng_msg_free(req);
+			nng_pipe_close(p);
+			continue;
+		}
+		struct toll_umsg_ack a;
+		memset(&a, 0, sizeof(a));
+		a.station_id = m->station_id;
+		a.lane_id = m->lane_id;
+		memset(&job, 0, sizeof(job));
+		job.b.station_id = m->station_id;
+		job.b.lane_id = m->lane_id;
+		job.b.lane_known = keyring_lane_known(g.keys, m->station_id, m->lane_id);
+		job.b.n = m->count;
+		job.b.items = items;
+		for (unsigned i = 0; i < m->count; i++) {
+			size_t len;
+			const uint8_t *p = toll_umsg_record(m, i, &len);
+			items[i].bytes = p;
+			items[i].len = len;
+			items[i].verdict = keyring_check(g.keys, m->station_id, m->lane_id, p, len, &items[i].t,
+							 items[i].hash);
+		}
+		pthread_mutex_lock(&g.mu);
+		if (g.tail != NULL)
+			g.tail->next = &job;
+		else
+			g.head = &job;
+		g.tail = &job;
+		g.queued_records += m->count;
+		pthread_cond_signal(&g.queued);
+		while (!job.done)
+			pthread_cond_wait(&g.finished, &g.mu);
+		pthread_mutex_unlock(&g.mu);
+		nng_msg_free(req);
+
+		a.status = job.status;
+		if (job.status == TOLL_UMSG_OK) {
+			a.acked_seq = job.b.acked_seq;
+			a.accepted = job.b.accepted;
+			a.duplicates = job.b.duplicates;
+			a.quarantined = job.b.quarantined;
+		} else if (job.status == TOLL_UMSG_RETRY) {
+			atomic_fetch_add(&g.retries_sent, 1);
+		} else if (job.status == TOLL_UMSG_UNKNOWN_LANE) {
+			atomic_fetch_add(&g.unknown_lane, 1);
+		}
+		reply(ctx, aio, &a);
+	}
+	nng_aio_free(aio);
+	nng_ctx_close(ctx);
+	free(items);
+	free(m);
+	return NULL;
+}
+
+/* ---- the settler --------------------------------------------------- */
+
+static void
+finish(struct job *jobs, uint32_t status_if_failed, int failed)
+{
+	pthread_mutex_lock(&g.mu);
+	for (struct job *j = jobs; j != NULL;) {
+		struct job *next = j->next;
+		j->status = failed ? status_if_failed : j->b.status;
+		j->done = 1;
+		j = next;
+	}
+	pthread_cond_broadcast(&g.finished);
+	pthread_mutex_unlock(&g.mu);
+}
+
+/* Verdicts the workers gave with the keyring they had (maybe not loaded
+ * yet): look again at what was unknown.  1 if something still is. */
+static int
+recheck(struct settle_batch *b)
+{
+	int unknown = 0;
+	b->lane_known = keyring_lane_known(g.keys, b->station_id, b->lane_id);
+	unknown |= !b->lane_known;
+	for (unsigned i = 0; i < b->n; i++) {
+		struct settle_item *it = &b->items[i];
+		if (it->verdict != V_UNKNOWN_LANE && it->verdict != V_UNKNOWN_KEY)
+			continue;
+		it->verdict = keyring_check(g.keys, b->station_id, b->lane_id, it->bytes, it->len, &it->t, it->hash);
+		unknown |= it->verdict == V_UNKNOWN_LANE || it->verdict == V_UNKNOWN_KEY;
+	}
+	return unknown;
+}
+
+static void *
+settler_thread(void *arg)
+{
+	(void)arg;
+	struct cdb *db = NULL;
+	struct settler *s = NULL;
+	int64_t wait_ms = 0, next_try = 0;
+	struct settle_batch **group = NULL;
+	size_t group_cap = 0;
+
+	if (settler_new(NULL, &s) != 0) {
+		toll_err("settler: out of memory");
+		return NULL;
+	}
+	while (!atomic_load(&g.stop)) {
+		char err[512];
+		int64_t now = toll_mono_ms();
+
+		if (db == NULL && now >= next_try) {
+			int rc = cdb_connect(g.c->db_conninfo, g.c->db_role, &db, err, sizeof(err));
+			if (rc == 0) {
+				unsigned applied;
+				rc = migrate_run(db, 0, &applied, err, sizeof(err));
+				if (rc == 0)
+					rc = keyring_load(g.keys, db, err, sizeof(err));
+				if (rc != 0) {
+					cdb_close(db);
+					db = NULL;
+				}
+			}
+			if (rc != 0) {
+				wait_ms = wait_ms == 0 ? 200 : wait_ms * 2;
+				if (wait_ms > g.c->retry_max_ms)
+					wait_ms = g.c->retry_max_ms;
+				toll_warn("database: %s (again in %" PRId64 " ms)", err, wait_ms);
+				next_try = now + wait_ms;
+			} else {
+				toll_notice("database connected; %zu lane keys", keyring_key_count(g.keys));
+				wait_ms = 0;
+				settler_reset(s, db);
+				g.last_keys_ms = now;
+				pthread_mutex_lock(&g.stats_mu);
+				g.db_up = 1;
+				pthread_mutex_unlock(&g.stats_mu);
+			}
+		}
+		/* take what waits */
+		pthread_mutex_lock(&g.mu);
+		while (g.head == NULL && !atomic_load(&g.stop)) {
+			struct timespec ts;
+			clock_gettime(CLOCK_REALTIME, &ts);
+			ts.tv_nsec += 200 * 1000000L;
+			if (ts.tv_nsec >= 1000000000L) {
+				ts.tv_sec++;
+				ts.tv_nsec -= 1000000000L;
+			}
+			if (pthread_cond_timedwait(&g.queued, &g.mu, &ts) == ETIMEDOUT)
+				break;
+		}
+		struct job *jobs = g.head, *last = NULL;
+		unsigned n = 0, recs = 0;
+		for (struct job *j = g.head; j != NULL && (n == 0 || recs + j->b.n <= (unsigned)g.c->group_max);
+		     j = j->next) {
+			last = j;
+			n++;
+			recs += j->b.n;
+		}
+		if (last != NULL) {
+			g.head = last->next;
+			if (g.head == NULL)
+				g.tail = NULL;
+			last->next = NULL;
+			g.queued_records -= recs;
+		} else {
+			jobs = NULL;
+		}
+		pthread_mutex_unlock(&g.mu);
+
+		if (db != NULL && toll_mono_ms() - g.last_keys_ms >= g.c->keys_refresh_ms) {
+			g.last_keys_ms = toll_mono_ms();
+			if (keyring_load(g.keys, db, err, sizeof(err)) != 0)
+				toll_warn("could not reload lane keys: %s", err);
+		}
+		if (jobs == NULL)
+			continue;
+		if (db == NULL) {
+			finish(jobs, TOLL_UMSG_RETRY, 1);
+			continue;
+		}
+		if (group_cap < n) {
+			struct settle_batch **ng = realloc(group, n * sizeof(*ng));
+			if (ng == NULL) {
+				finish(jobs, TOLL_UMSG_RETRY, 1);
+				continue;
+			}
+			group = ng;
+			group_cap = n;
+		}
+		unsigned k = 0;
+		int unknown = 0;
+		for (struct job *j = jobs; j != NULL; j = j->next) {
+			group[k++] = &j->b;
+			unknown |= recheck(&j->b);
+		}
+		if (unknown && toll_mono_ms() - g.last_keys_ms >= 1000) {
+			/* a lane or key registered since the last load? */
+			g.last_keys_ms = toll_mono_ms();
+			if (keyring_load(g.keys, db, err, sizeof(err)) == 0)
+				for (struct job *j = jobs; j != NULL; j = j->next)
+					(void)recheck(&j->b);
+		}
+		int rc = settler_run(s, group, n, err, sizeof(err));
+		if (rc != 0) {
+			toll_warn("settlement of %u batches (%u records) failed, nothing committed: %s", n, recs, err);
+			if (cdb_broken(db)) {
+				cdb_close(db);
+				db = NULL;
+				pthread_mutex_lock(&g.stats_mu);
+				g.db_up = 0;
+				pthread_mutex_unlock(&g.stats_mu);
+			}
+			finish(jobs, TOLL_UMSG_RETRY, 1);
+			continue;
+		}
+		pthread_mutex_lock(&g.stats_mu);
+		settler_stats(s, &g.st);
+		pthread_mutex_unlock(&g.stats_mu);
+		finish(jobs, 0, 0);
+	}
+	/* answer what still waits: RETRY */
+	pthread_mutex_lock(&g.mu);
+	struct job *rest = g.head;
+	g.head = g.tail = NULL;
+	pthread_mutex_unlock(&g.mu);
+	finish(rest, TOLL_UMSG_RETRY, 1);
+	settler_free(s);
+	cdb_close(db);
+	free(group);
+	return NULL;
+}
+
+/* ---- status -------------------------------------------------------- */
+
+static void
+status_text(FILE *out)
+{
+	struct settle_stats st;
+	int up;
+	pthread_mutex_lock(&g.stats_mu);
+	st = g.st;
+	up = g.db_up;
+	pthread_mutex_unlock(&g.stats_mu);
+	pthread_mutex_lock(&g.mu);
+	unsigned queued = g.queued_records;
+	pthread_mutex_unlock(&g.mu);
+	fprintf(out, "database %s; lane keys %zu; records waiting %u\n", up ? "up" : "DOWN",
+		keyring_key_count(g.keys), queued);
+	fprintf(out,
+		"requests=%" PRIu64 " malformed_messages=%" PRIu64 " retry_answers=%" PRIu64
+		" unknown_lane_answers=%" PRIu64 "\n",
+		(uint64_t)atomic_load(&g.requests), (uint64_t)atomic_load(&g.malformed),
+		(uint64_t)atomic_load(&g.retries_sent), (uint64_t)atomic_load(&g.unknown_lane));
+	fprintf(out,
+		"groups=%" PRIu64 " batches=%" PRIu64 " records=%" PRIu64 " accepted=%" PRIu64
+		" duplicates=%" PRIu64 " quarantined=%" PRIu64 " conflicts=%" PRIu64 " chain_breaks=%" PRIu64
+		" gaps=%" PRIu64 " posted=%" PRIu64 " unposted=%" PRIu64 " db_errors=%" PRIu64 "\n",
+		st.groups, st.batches, st.records, st.accepted, st.duplicates, st.quarantined, st.conflicts,
+		st.chain_breaks, st.gaps, st.posted, st.unposted, st.db_errors);
+	fprintf(out, "verdicts");
+	for (int v = 0; v < V_COUNT && v < 8; v++)
+		fprintf(out, " %s=%" PRIu64, verdict_name(v), st.by_verdict[v]);
+	fprintf(out, "\n");
+}
+
+static int
+control_listen(const char *path)
+{
+	struct sockaddr_un sa;
+	int fd;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sun_family = AF_UNIX;
+	if (strlen(path) >= sizeof(sa.sun_path))
+		return -1;
+	strcpy(sa.sun_path, path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -1;
+	unlink(path);
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0 || listen(fd, 8) != 0) {
+		toll_err("could not listen on control socket %s: %s", path, strerror(errno));
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+static int
+cmd_status(int argc, char **argv)
+{
+	const char *path = "toll-central.sock";
+	struct sockaddr_un sa;
+	char buf[4096];
+	ssize_t n;
+
+	for (int i = 1; i < argc; i++)
+		if (strcmp(argv[i], "--socket") == 0 && i + 1 < argc)
+			path = argv[++i];
+	memset(&sa, 0, sizeof(sa));
+	sa.sun_family = AF_UNIX;
+	if (strlen(path) >= sizeof(sa.sun_path))
+		return 2;
+	strcpy(sa.sun_path, path);
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
+		toll_err("could not reach toll-central on %s: %s", path, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return 1;
+	}
+	while ((n = read(fd, buf, sizeof(buf))) > 0)
+		fwrite(buf, 1, (size_t)n, stdout);
+	close(fd);
+	return 0;
+}
+
+/* ---- run ----------------------------------------------------------- */
+
+static int
+open_socket(const struct central_conf *c)
+{
+	nng_listener l;
+	nng_tls_config *tls = NULL;
+	int rv;
+
+	if ((rv = nng_rep0_open(&g.sock)) != 0)
+		goto fail;
+	if ((rv = nng_socket_set_size(g.sock, NNG_OPT_RECVMAXSZ, TOLL_UMSG_MAX_BYTES)) != 0)
+		goto fail;
+	if ((rv = nng_listener_create(&l, g.sock, c->listen)) != 0)
+		goto fail;
+	if (strncmp(c->listen, "tls+", 4) == 0) {
+		if ((rv = nng_tls_config_alloc(&tls, NNG_TLS_MODE_SERVER)) != 0 ||
+		    (rv = nng_tls_config_cert_key_file(tls, c->tls_cert, NULL)) != 0)
+			goto fail;
+		if (c->tls_ca[0] != 0 &&
+		    ((rv = nng_tls_config_ca_file(tls, c->tls_ca)) != 0 ||
+		     (rv = nng_tls_config_auth_mode(tls, NNG_TLS_AUTH_MODE_REQUIRED)) != 0))
+			goto fail;
+		if ((rv = nng_listener_set_ptr(l, NNG_OPT_TLS_CONFIG, tls)) != 0)
+			goto fail;
+		nng_tls_config_free(tls); /* the listener holds it */
+		tls = NULL;
+	}
+	if ((rv = nng_listener_start(l, 0)) != 0)
+		goto fail;
+	return 0;
+fail:
+	if (tls != NULL)
+		nng_tls_config_free(tls);
+	toll_err("cannot listen on %s: %s", c->listen, nng_strerror(rv));
+	return -1;
+}
+
+static int
+cmd_run(const struct central_conf *c)
+{
+	pthread_t workers[WORKERS_MAX], settler;
+	int nworkers = 0, have_settler = 0, rc = 1, ctl = -1;
+
+	g.c = c;
+	pthread_mutex_init(&g.mu, NULL);
+	pthread_mutex_init(&g.stats_mu, NULL);
+	pthread_cond_init(&g.queued, NULL);
+	pthread_cond_init(&g.finished, NULL);
+	if (keyring_new(&g.keys) != 0)
+		return 1;
+	if (open_socket(c) != 0)
+		goto out;
+	struct sigaction sa;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	if (pthread_create(&settler, NULL, settler_thread, NULL) != 0)
+		goto out;
+	have_settler = 1;
+	for (; nworkers < c->workers; nworkers++)
+		if (pthread_create(&workers[nworkers], NULL, worker, NULL) != 0)
+			goto out;
+	ctl = control_listen(c->control_socket);
+	toll_notice("listening on %s, %d workers", c->listen, nworkers);
+	while (!stop_signal) {
+		struct pollfd pfd = {.fd = ctl, .events = POLLIN};
+		if (poll(&pfd, ctl >= 0 ? 1 : 0, 200) > 0) {
+			int fd = accept4(ctl, NULL, NULL, SOCK_CLOEXEC);
+			if (fd >= 0) {
+				char *text = NULL;
+				size_t len = 0;
+				FILE *m = open_memstream(&text, &len);
+				if (m != NULL) {
+					status_text(m);
+					fclose(m);
+					if (send(fd, text, len, MSG_NOSIGNAL) < 0)
+						toll_debug("status client went away");
+					free(text);
+				}
+				close(fd);
+			}
+		}
+	}
+	toll_notice("stopping on signal %d", (int)stop_signal);
+	rc = 0;
+out:
+	/* the settler finishes its group (committed or not: an uncommitted
+	 * one was never acknowledged), then the workers stop */
+	atomic_store(&g.stop, 1);
+	pthread_mutex_lock(&g.mu);
+	pthread_cond_broadcast(&g.queued);
+	pthread_mutex_unlock(&g.mu);
+	if (have_settler)
+		pthread_join(settler, NULL);
+	nng_close(g.sock);
+	for (int i = 0; i < nworkers; i++)
+		pthread_join(workers[i], NULL);
+	if (ctl >= 0) {
+		close(ctl);
+		unlink(c->control_socket);
+	}
+	keyring_free(g.keys);
+	return rc;
+}
+
+static int
+cmd_migrate(const struct central_conf *c)
+{
+	struct cdb *db;
+	char err[512];
+	unsigned applied;
+
+	/* the owner's rights: no SET ROLE */
+	int rc = cdb_connect(c->db_conninfo, NULL, &db, err, sizeof(err));
+	if (rc != 0) {
+		toll_err("%s", err);
+		return 1;
+	}
+	rc = migrate_run(db, 1, &applied, err, sizeof(err));
+	cdb_close(db);
+	if (rc != 0) {
+		toll_err("%s", err);
+		return 1;
+	}
+	printf("schema up to date: %u migration%s applied now, %u in all\n", applied, applied == 1 ? "" : "s",
+	       toll_migrations_count);
+	return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+	static struct central_conf conf;
+	const char *file = NULL;
+	char *sets[64];
+	int nsets = 0, mode = 0; /* 1 run, 2 check, 3 migrate */
+
+	toll_log_init("toll-central", LOG_INFO);
+	if (argc >= 2) {
+		if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+			usage(stdout);
+			return 0;
+		}
+		if (strcmp(argv[1], "--version") == 0) {
+			printf("toll-central %s\n", TOLL_VERSION);
+			return 0;
+		}
+		if (strcmp(argv[1], "--help-config") == 0) {
+			toll_cfg_describe(central_keys, NKEYS, stdout);
+			return 0;
+		}
+		if (strcmp(argv[1], "status") == 0)
+			return cmd_status(argc - 1, argv + 1);
+	}
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "run") == 0 && mode == 0)
+			mode = 1;
+		else if (strcmp(argv[i], "--check-config") == 0)
+			mode = 2;
+		else if (strcmp(argv[i], "--migrate") == 0)
+			mode = 3;
+		else if ((strcmp(argv[i], "-c") == 0 || strcmp(argv[i], "--config") == 0) && i + 1 < argc)
+			file = argv[++i];
+		else if (strcmp(argv[i], "--set") == 0 && i + 1 < argc && nsets < 64)
+			sets[nsets++] = argv[++i];
+		else {
+			toll_err("unknown argument '%s'", argv[i]);
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (mode == 0) {
+		usage(stderr);
+		return 2;
+	}
+	if (load_conf(&conf, file, sets, nsets) != 0)
+		return 2;
+	toll_log_set_level(toll_log_parse_level(conf.log_level));
+	if (mode == 2) {
+		toll_cfg_print(central_keys, NKEYS, &conf, stdout);
+		return 0;
+	}
+	if (mode == 3)
+		return cmd_migrate(&conf);
+	return cmd_run(&conf);
+}
