@@ -175,7 +175,8 @@ keyring_lane_known(struct keyring *k, uint32_t station, uint16_t lane)
 {
 	struct lane key = {station, lane};
 	pthread_rwlock_rdlock(&k->lock);
-	int found = bsearch(&key, k->cur.lanes, k->cur.nlanes, sizeof(key), lane_cmp) != NULL;
+	int found = k->cur.nlanes > 0 &&
+		    bsearch(&key, k->cur.lanes, k->cur.nlanes, sizeof(key), lane_cmp) != NULL;
 	pthread_rwlock_unlock(&k->lock);
 	return found;
 }
@@ -204,8 +205,9 @@ keyring_check(struct keyring *k, uint32_t station, uint16_t lane, const uint8_t 
 	struct key want = {.station = station, .lane = lane, .key_id = t->key_id};
 	pthread_rwlock_rdlock(&k->lock);
 	struct lane lk = {station, lane};
-	const struct key *x = bsearch(&want, k->cur.keys, k->cur.nkeys, sizeof(want), key_cmp);
-	if (bsearch(&lk, k->cur.lanes, k->cur.nlanes, sizeof(lk), lane_cmp) == NULL)
+	const struct key *x = k->cur.nkeys == 0 ? NULL
+			      : bsearch(&want, k->cur.keys, k->cur.nkeys, sizeof(want), key_cmp);
+	if (k->cur.nlanes == 0 || bsearch(&lk, k->cur.lanes, k->cur.nlanes, sizeof(lk), lane_cmp) == NULL)
 		v = V_UNKNOWN_LANE;
 	else if (x == NULL)
 		v = V_UNKNOWN_KEY;

@@ -20,11 +20,11 @@ INTEGRATION_PROGRAMS := $(patsubst tests/integration/%.c,$(TESTBIN)/integration/
 INTEGRATION_LIB_SRCS := $(filter-out tests/integration/test_%.c,$(INTEGRATION_SRCS))
 INTEGRATION_LIB_OBJS := $(INTEGRATION_LIB_SRCS:%.c=$(OBJ)/%.o)
 DEPS += $(INTEGRATION_SRCS:%.c=$(OBJ)/%.d)
-$(INTEGRATION_SRCS:%.c=$(OBJ)/%.o): EXTRA_CFLAGS = $(MODBUS_CFLAGS) -Itests/integration -Ilane-controller
+$(INTEGRATION_SRCS:%.c=$(OBJ)/%.o): EXTRA_CFLAGS = $(MODBUS_CFLAGS) $(PQ_CFLAGS) -Itests/integration -Ilane-controller
 $(TESTBIN)/integration/%: $(OBJ)/tests/integration/%.o $(INTEGRATION_LIB_OBJS) $(LANE_CORE_LIB) $(FWI_LIB) $(COMMON_LIB)
 	@mkdir -p $(dir $@)
 	$(call quiet,LD,$@)
-	$(Q)$(CC) $(ALL_CFLAGS) $^ -o $@ $(MODBUS_LIBS) $(LDLIBS_BASE)
+	$(Q)$(CC) $(ALL_CFLAGS) $^ -o $@ $(MODBUS_LIBS) $(CENTRAL_LIBS) $(LDLIBS_BASE)
 
 # Fuzz targets: tests/fuzz/fuzz_<name>.c defines LLVMFuzzerTestOneInput.
 # make check links each with replay_main.c and replays
