@@ -367,7 +367,12 @@ lane_logic_step(struct lane_logic *l, const struct lane_inputs *in, int64_t now_
 	if (exit_rise)
 		passage(l, now_ms, &o);
 
-	if (entry_rise || (in->entry && l->n == 0 && l->npending > 0)) {
+	/* A vehicle on the entry loop and none tracked, the exit loop clear:
+	 * someone drove up bumper to bumper behind the one that just went
+	 * through (the entry loop never fell), or the lane started with a
+	 * vehicle standing there.  Track it, or it would wait forever. */
+	int untracked = in->entry && !in->exit_loop && l->n == 0;
+	if (entry_rise || (in->entry && l->n == 0 && l->npending > 0) || untracked) {
 		if (l->n == 0 || l->q[l->n - 1].decided)
 			push_vehicle(l, now_ms, &o);
 		/* reads that came just before the loop */

@@ -272,6 +272,38 @@ START_TEST(test_two_paid_in_a_row)
 }
 END_TEST
 
+/* The next vehicle is on the entry loop before the one ahead leaves it:
+ * the entry loop never falls, yet the second vehicle is tracked, read,
+ * charged and let through. */
+START_TEST(test_bumper_to_bumper)
+{
+	struct lane_logic *l = new_logic();
+	int n;
+
+	step(l, 1, 0, 1000);
+	read_tag(l, 0x01, 1010);
+	step(l, 1, 1, 2000); /* the first one on the exit loop, the second on the entry loop */
+	ck_assert_uint_eq(lane_logic_queue_len(l), 0);
+	n = step(l, 1, 0, 2500); /* the first one gone; the entry loop still occupied */
+	ck_assert_uint_eq(lane_logic_queue_len(l), 1);
+	ck_assert_int_eq(lane_logic_state(l), LANE_WAIT_READ);
+	ck_assert_int_eq(find(n, LANE_ACT_BARRIER)->on, 0);
+	n = read_tag(l, 0x06, 2600);
+	ck_assert_int_eq(count(n, LANE_ACT_RECORD), 1);
+	ck_assert_int_eq(find(n, LANE_ACT_RECORD)->d.outcome, TOLL_OUT_PAID);
+	ck_assert_int_eq(find(n, LANE_ACT_BARRIER)->on, 1);
+	step(l, 1, 1, 3500);
+	step(l, 0, 1, 3800);
+	n = step(l, 0, 0, 4000);
+	ck_assert_int_eq(find(n, LANE_ACT_BARRIER)->on, 0);
+	ck_assert_int_eq(lane_logic_state(l), LANE_IDLE);
+	ck_assert_uint_eq(lane_logic_stats(l)->vehicles_paid, 2);
+	ck_assert_uint_eq(lane_logic_stats(l)->unpaid_passages, 0);
+	ck_assert_uint_eq(lane_logic_stats(l)->vehicles_no_tag, 0);
+	lane_logic_free(l);
+}
+END_TEST
+
 START_TEST(test_unpaid_passage)
 {
 	struct lane_logic *l = new_logic();
@@ -376,6 +408,7 @@ suite(void)
 	tcase_add_test(tc, test_no_tag);
 	tcase_add_test(tc, test_reread_and_suppressed);
 	tcase_add_test(tc, test_two_paid_in_a_row);
+	tcase_add_test(tc, test_bumper_to_bumper);
 	tcase_add_test(tc, test_unpaid_passage);
 	tcase_add_test(tc, test_exempt);
 	tcase_add_test(tc, test_missed_exit_edge);
