@@ -61,7 +61,7 @@ lane_uplink_cfg_defaults(struct lane_uplink_cfg *c)
 	c->batch_max = 256;
 	c->timeout_ms = 5000;
 	c->idle_ms = 200;
-	c->backoff_max_ms = 30000;
+	c->backoff_max_ms = 5000;
 }
 
 static const char *
