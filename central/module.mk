@@ -38,7 +38,7 @@ PROGRAMS += $(BIN)/toll-central
 endif
 
 ifneq ($(wildcard central/admin_main.c),)
-$(BIN)/toll-admin: $(OBJ)/central/admin_main.o $(CENTRAL_CORE_LIB) $(COMMON_LIB)
+$(BIN)/toll-admin: $(OBJ)/central/admin_main.o $(OBJ)/lane-controller/lane_tariff.o $(CENTRAL_CORE_LIB) $(COMMON_LIB)
 	@mkdir -p $(dir $@)
 	$(call quiet,LD,$@)
 	$(Q)$(CC) $(ALL_CFLAGS) $^ -o $@ $(CENTRAL_LIBS) $(LDLIBS_BASE)
