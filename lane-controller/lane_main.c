@@ -57,6 +57,7 @@ struct lane_conf {
 	struct {
 		int64_t id;
 		char reader[EP_LEN + 1], io[EP_LEN + 1], display[EP_LEN + 1];
+		char key[PATH_LEN + 1];
 		int64_t reader_unit, io_unit, display_unit;
 		int free_flow;
 	} lane[MAX_LANES];
@@ -102,6 +103,7 @@ static const struct toll_cfg_key lane_keys[] = {
 	{"lane.*.io_unit", TOLL_CFG_INT, 1, 247, "2", L(io_unit), 0, "I/O unit id"},
 	{"lane.*.display", TOLL_CFG_STRING, 0, EP_LEN, "", L(display), 0, "display endpoint (default: the reader's)"},
 	{"lane.*.display_unit", TOLL_CFG_INT, 1, 247, "3", L(display_unit), 0, "display unit id"},
+	{"lane.*.key", TOLL_CFG_STRING, 0, PATH_LEN, "", L(key), 0, "this lane's own private key (default: key.file); central registers a key per lane"},
 	{"lane.*.free_flow", TOLL_CFG_BOOL, 0, 1, "no", L(free_flow), 0, "no barrier (multi-lane free flow)"},
 };
 #define NKEYS (sizeof(lane_keys) / sizeof(lane_keys[0]))
@@ -262,7 +264,7 @@ static int
 cmd_run(const struct lane_conf *c)
 {
 	struct lane_context ctx;
-	struct toll_signer *signer = NULL;
+	struct toll_signer *signer = NULL, *own[MAX_LANES] = {NULL};
 	struct lane_run *runs[MAX_LANES];
 	int nruns = 0, rc = 1, ctl = -1;
 	char err[512];
@@ -274,10 +276,11 @@ cmd_run(const struct lane_conf *c)
 	ctx.role = strcmp(c->station_role, "open") == 0	 ? LANE_ROLE_OPEN
 		   : strcmp(c->station_role, "entry") == 0 ? LANE_ROLE_CLOSED_ENTRY
 							   : LANE_ROLE_CLOSED_EXIT;
-	if (toll_signer_load(c->key_file, &signer) != 0) {
-		toll_err("could not load the lane key %s (make one with toll-lane keygen)", c->key_file);
-		goto out;
-	}
+	for (int i = 0; i < c->lanes && signer == NULL; i++)
+		if (c->lane[i].key[0] == 0 && toll_signer_load(c->key_file, &signer) != 0) {
+			toll_err("could not load the lane key %s (make one with toll-lane keygen)", c->key_file);
+			goto out;
+		}
 	int64_t t0 = toll_mono_ms();
 	if (lane_taglist_load(c->taglist_file, &ctx.list, err, sizeof(err)) != 0) {
 		toll_err("could not load the tag status list: %s", err);
@@ -340,7 +343,11 @@ cmd_run(const struct lane_conf *c)
 		snprintf(rc_.uplink.tls_server_name, sizeof(rc_.uplink.tls_server_name), "%s", c->central_tls_name);
 		rc_.uplink.batch_max = (unsigned)c->central_batch;
 		rc_.uplink.timeout_ms = c->central_timeout_ms;
-		if (lane_run_new(&rc_, &ctx, signer, &runs[nruns]) != 0) {
+		if (c->lane[i].key[0] != 0 && toll_signer_load(c->lane[i].key, &own[i]) != 0) {
+			toll_err("lane %u: could not load its key %s", rc_.lane_id, c->lane[i].key);
+			goto out;
+		}
+		if (lane_run_new(&rc_, &ctx, own[i] != NULL ? own[i] : signer, &runs[nruns]) != 0) {
 			toll_err("lane %u: could not start", rc_.lane_id);
 			goto out;
 		}
@@ -396,6 +403,8 @@ out:
 	lane_tariff_free(ctx.tariff);
 	lane_taglist_free(ctx.list);
 	toll_signer_free(signer);
+	for (int i = 0; i < MAX_LANES; i++)
+		toll_signer_free(own[i]);
 	pthread_mutex_destroy(&ctx.mu);
 	return rc;
 }

@@ -30,11 +30,12 @@ CREATE TABLE accounts (
 	blocked_reason smallint NOT NULL DEFAULT 0 CHECK (blocked_reason BETWEEN 0 AND 255),
 	status smallint NOT NULL DEFAULT 0 CHECK (status IN (0, 1, 2)),
 	-- bumped on every change the lanes must hear about (tag status list)
-	list_version bigint NOT NULL DEFAULT 0,
-	created_at timestamptz NOT NULL DEFAULT now()
+	list_version bigint NOT NULL DEFAULT nextval('list_version_seq'),
+	created_at timestamptz NOT NULL DEFAULT now(),
+	-- customer ids are below 2^32 (the lane keeps 32 bits of them);
+	-- internal accounts (revenue, partner, suspense) may live above
+	CHECK (kind <> 'customer' OR id <= 4294967295)
 );
--- customer ids are below 2^32 (the lane keeps 32 bits of them); internal
--- accounts (revenue, partner, suspense) live above
 CREATE INDEX accounts_list_version ON accounts (list_version);
 
 CREATE TABLE vehicles (
@@ -55,7 +56,7 @@ CREATE TABLE tags (
 	status smallint NOT NULL DEFAULT 0 CHECK (status IN (0, 2)),
 	reason smallint NOT NULL DEFAULT 0 CHECK (reason BETWEEN 0 AND 255),
 	exempt boolean NOT NULL DEFAULT false,
-	list_version bigint NOT NULL DEFAULT 0,
+	list_version bigint NOT NULL DEFAULT nextval('list_version_seq'),
 	created_at timestamptz NOT NULL DEFAULT now()
 );
 CREATE INDEX tags_vehicle ON tags (vehicle_id);

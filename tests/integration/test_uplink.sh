@@ -19,7 +19,7 @@ work=$(mktemp -d "${TMPDIR:-/tmp}/toll-uplink.XXXXXX")
 chmod 755 "$work"
 sim_pid= lane_pid= central_pid=
 cleanup() {
-	for p in $lane_pid ${lane_pid2:-} $sim_pid $central_pid; do kill -9 "$p" 2>/dev/null; done
+	for p in $lane_pid $sim_pid $central_pid; do kill -9 "$p" 2>/dev/null; done
 	wait 2>/dev/null
 	"$top/scripts/pg-embedded" stop "$work/pg" >/dev/null 2>&1
 	if [ "$fail" -eq 0 ]; then rm -rf "$work"; else echo "kept $work"; fi
@@ -44,12 +44,8 @@ INSERT INTO lane_keys (station_id, lane_id, key_id, public_key, valid_from)
   FROM (VALUES (1)) v(l);
 EOF
 check "register" test $? -eq 0
-# one key for the station's two lanes is not allowed (public keys are
-# unique); lane 2 gets its own
+# each lane has its own key (central refuses one public key for two lanes)
 "$bin/toll-lane" keygen "$work/lane2.key" >"$work/key2.txt"
-# toll-lane signs every lane with one key file: register the same key for
-# lane 2 under a second row is refused by UNIQUE(public_key), so lane 2
-# runs as its own process below
 pub2=$(awk '/public key/ {print $3}' "$work/key2.txt")
 psql -q -v ON_ERROR_STOP=1 -c "INSERT INTO lane_keys (station_id, lane_id, key_id, public_key, valid_from) VALUES (101, 2, substring(sha256('\x$pub2'::bytea) from 1 for 4), '\x$pub2'::bytea, now() - interval '1 day')" >>"$work/psql.log" 2>&1
 check "register lane 2" test $? -eq 0
@@ -74,37 +70,32 @@ start_central() {
 		--set db.retry_max=500ms >>"$work/central.log" 2>&1 &
 	central_pid=$!
 }
-lane_pid2=
+# one toll-lane runs both lanes of the plaza, each signing with its own key
 start_lanes() {
-	"$bin/toll-lane" run --set key.file="$work/lane.key" --set state.dir="$work/s1" \
-		--set taglist.file="$work/list.tsl" --set tariff.file="$top/tests/data/tariff/sample.tariff" \
-		--set control.socket="$work/l1.sock" --set lane.0.reader="tcp:127.0.0.1:$sport" \
-		--set central.url="tcp://127.0.0.1:$cport" --set central.timeout=1s --set central.batch=16 --set plaza.suppress=1s \
-		>>"$work/lane1.log" 2>&1 &
+	"$bin/toll-lane" run --set lanes=2 --set lane.0.key="$work/lane.key" --set lane.1.key="$work/lane2.key" \
+		--set state.dir="$work/s" --set taglist.file="$work/list.tsl" \
+		--set tariff.file="$top/tests/data/tariff/sample.tariff" --set control.socket="$work/l.sock" \
+		--set lane.0.reader="tcp:127.0.0.1:$sport" --set lane.1.reader="tcp:127.0.0.1:$((sport + 1))" \
+		--set central.url="tcp://127.0.0.1:$cport" --set central.timeout=1s --set central.batch=16 \
+		--set plaza.suppress=1s >>"$work/lane.log" 2>&1 &
 	lane_pid=$!
-	"$bin/toll-lane" run --set key.file="$work/lane2.key" --set state.dir="$work/s2" \
-		--set taglist.file="$work/list.tsl" --set tariff.file="$top/tests/data/tariff/sample.tariff" \
-		--set control.socket="$work/l2.sock" --set lane.0.id=2 --set lane.0.reader="tcp:127.0.0.1:$((sport + 1))" \
-		--set central.url="tcp://127.0.0.1:$cport" --set central.timeout=1s --set central.batch=16 --set plaza.suppress=1s \
-		>>"$work/lane2.log" 2>&1 &
-	lane_pid2=$!
 }
-mkdir -p "$work/s1" "$work/s2"
+mkdir -p "$work/s"
 start_central
 "$bin/toll-sim" devices --listen "127.0.0.1:$sport" --lanes 2 --ctl "$work/sim.sock" --traffic 3600 \
 	--duration 30 --warmup 1 --tags "$work/simtags.txt" --seed 11 --quiet >"$work/sim.log" 2>&1 &
 sim_pid=$!
 start_lanes
 sleep 5
-kill -9 "$lane_pid" "$lane_pid2"
-{ wait "$lane_pid" "$lane_pid2"; } 2>/dev/null
+kill -9 "$lane_pid"
+{ wait "$lane_pid"; } 2>/dev/null
 start_lanes
 sleep 3
 kill -9 "$central_pid" # central away; the lanes keep charging
 { wait "$central_pid"; } 2>/dev/null
 sleep 4
-kill -9 "$lane_pid" "$lane_pid2"
-{ wait "$lane_pid" "$lane_pid2"; } 2>/dev/null
+kill -9 "$lane_pid"
+{ wait "$lane_pid"; } 2>/dev/null
 start_lanes
 sleep 2
 start_central
@@ -116,12 +107,13 @@ sim_pid=
 # wait until both lanes have nothing pending
 made1= made2=
 for _ in $(seq 1 150); do
-	s1=$("$bin/toll-lane" status --socket "$work/l1.sock" 2>/dev/null)
-	s2=$("$bin/toll-lane" status --socket "$work/l2.sock" 2>/dev/null)
-	made1=$(sed -n 's/.* txn_seq=\([0-9]*\).*/\1/p' <<<"$s1")
-	made2=$(sed -n 's/.* txn_seq=\([0-9]*\).*/\1/p' <<<"$s2")
-	p1=$(sed -n 's/.* pending=\([0-9]*\).*/\1/p' <<<"$s1")
-	p2=$(sed -n 's/.* pending=\([0-9]*\).*/\1/p' <<<"$s2")
+	st=$("$bin/toll-lane" status --socket "$work/l.sock" 2>/dev/null)
+	s1=$(sed -n '/^lane 1 /,/^lane 2 /p' <<<"$st")
+	s2=$(sed -n '/^lane 2 /,$p' <<<"$st")
+	made1=$(sed -n 's/.* txn_seq=\([0-9]*\).*/\1/p' <<<"$s1" | head -1)
+	made2=$(sed -n 's/.* txn_seq=\([0-9]*\).*/\1/p' <<<"$s2" | head -1)
+	p1=$(sed -n 's/.* pending=\([0-9]*\).*/\1/p' <<<"$s1" | head -1)
+	p2=$(sed -n 's/.* pending=\([0-9]*\).*/\1/p' <<<"$s2" | head -1)
 	[ "$p1" = 0 ] && [ "$p2" = 0 ] && [ -n "$made1" ] && break
 	sleep 0.2
 done
@@ -145,11 +137,11 @@ check "one entry per posted transaction" test "$(q "SELECT count(*) FROM transac
 check "something was posted" test "$(q "SELECT count(*) FROM transactions WHERE disposition = 'posted'")" -gt 0
 # the lanes' journals still verify
 for l in 1 2; do
-	"$bin/toll-lane" journal verify "$work/s$l/lane-$l/journal" --key "$work/lane$([ $l = 2 ] && echo 2).key" >"$work/verify$l.log" 2>&1
+	"$bin/toll-lane" journal verify "$work/s/lane-$l/journal" --key "$work/lane$([ $l = 2 ] && echo 2).key" >"$work/verify$l.log" 2>&1
 	check "lane $l journal verifies" test $? -eq 0
 done
-kill "$lane_pid" "$lane_pid2" "$central_pid"
-wait "$lane_pid" "$lane_pid2" "$central_pid" 2>/dev/null
+kill "$lane_pid" "$central_pid"
+wait "$lane_pid" "$central_pid" 2>/dev/null
 lane_pid= central_pid=
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]
