@@ -278,6 +278,15 @@ fsync_dir(struct toll_journal *j)
 	return fsync(j->dirfd) == 0 ? 0 : TOLL_ESYS;
 }
 
+static int
+all_zero(const uint8_t *b, size_t len)
+{
+	for (size_t i = 0; i < len; i++)
+		if (b[i] != 0)
+			return 0;
+	return 1;
+}
+
 /* Check one segment; cut a torn tail of the last one. */
 static int
 recover_segment(struct toll_journal *j, size_t idx, struct toll_journal_recovery *rep)
@@ -294,8 +303,11 @@ recover_segment(struct toll_journal *j, size_t idx, struct toll_journal_recovery
 		return rc;
 	rc = get_header(b, len, seg_magic, &first);
 	if (rc != 0) {
-		if (last && len < HDR_BYTES && rc == TOLL_EFORMAT) {
-			/* created, then the power went: nothing was in it */
+		if (last && ((len < HDR_BYTES && rc == TOLL_EFORMAT) || (rc != TOLL_EVERSION && all_zero(b, len)))) {
+			/* created, then the power went before its first sync
+			 * completed (a short header, or a size that reached the
+			 * disk before the data): nothing in it was acknowledged,
+			 * and a cursor pointing into it is refused below */
 			free(b);
 			if (unlinkat(j->dirfd, name, 0) != 0)
 				return TOLL_ESYS;
