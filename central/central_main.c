@@ -549,12 +549,18 @@ open_socket(const struct central_conf *c)
 	if ((rv = nng_listener_create(&l, g.sock, c->listen)) != 0)
 		goto fail;
 	if (strncmp(c->listen, "tls+", 4) == 0) {
-		if ((rv = nng_tls_config_alloc(&tls, NNG_TLS_MODE_SERVER)) != 0 ||
-		    (rv = nng_tls_config_cert_key_file(tls, c->tls_cert, NULL)) != 0)
+		if ((rv = nng_tls_config_alloc(&tls, NNG_TLS_MODE_SERVER)) != 0)
 			goto fail;
-		if (c->tls_ca[0] != 0 &&
-		    ((rv = nng_tls_config_ca_file(tls, c->tls_ca)) != 0 ||
-		     (rv = nng_tls_config_auth_mode(tls, NNG_TLS_AUTH_MODE_REQUIRED)) != 0))
+		if ((rv = nng_tls_config_cert_key_file(tls, c->tls_cert, NULL)) != 0) {
+			toll_err("tls.cert %s: %s (wants the certificate and its private key, PEM, in one file)",
+				 c->tls_cert, nng_strerror(rv));
+			goto fail;
+		}
+		if (c->tls_ca[0] != 0 && (rv = nng_tls_config_ca_file(tls, c->tls_ca)) != 0) {
+			toll_err("tls.ca %s: %s (wants CA certificates, PEM)", c->tls_ca, nng_strerror(rv));
+			goto fail;
+		}
+		if (c->tls_ca[0] != 0 && (rv = nng_tls_config_auth_mode(tls, NNG_TLS_AUTH_MODE_REQUIRED)) != 0)
 			goto fail;
 		if ((rv = nng_listener_set_ptr(l, NNG_OPT_TLS_CONFIG, tls)) != 0)
 			goto fail;

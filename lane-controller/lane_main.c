@@ -93,7 +93,7 @@ static const struct toll_cfg_key lane_keys[] = {
 	{"central.url", TOLL_CFG_STRING, 0, LANE_URL_MAX - 1, "", F(central_url), 0, 0, 0, "toll-central's uplink: tcp://HOST:PORT or tls+tcp://HOST:PORT (empty: journal only)"},
 	{"central.tls_ca", TOLL_CFG_STRING, 0, LANE_TLS_PATH_MAX - 1, "", F(central_tls_ca), 0, 0, 0, "tls+tcp: CA certificates (PEM) that central's certificate must chain to"},
 	{"central.tls_cert", TOLL_CFG_STRING, 0, LANE_TLS_PATH_MAX - 1, "", F(central_tls_cert), 0, 0, 0, "tls+tcp: this lane's certificate and private key (PEM, one file), if central asks for one"},
-	{"central.tls_server_name", TOLL_CFG_STRING, 0, 127, "", F(central_tls_name), 0, 0, 0, "tls+tcp: the name central's certificate must carry (default: the URL's host)"},
+	{"central.tls_server_name", TOLL_CFG_STRING, 0, 127, "", F(central_tls_name), 0, 0, 0, "tls+tcp: the DNS name central's certificate must carry (default: the URL's host; required when that is an IP address)"},
 	{"central.batch", TOLL_CFG_INT, 1, 1024, "256", F(central_batch), 0, 0, 0, "transactions per batch to central"},
 	{"central.timeout", TOLL_CFG_MS, 100, 600000, "5s", F(central_timeout_ms), 0, 0, 0, "no answer from central within this: send the batch again"},
 	{"lane.*.id", TOLL_CFG_INT, 1, 65535, NULL, L(id), 0, "lane id at the station (default: index + 1)"},

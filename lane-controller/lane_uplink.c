@@ -109,7 +109,7 @@ warn(struct lane_uplink *u, const char *fmt, ...) __attribute__((format(printf, 
 static void
 warn(struct lane_uplink *u, const char *fmt, ...)
 {
-	char text[300];
+	char text[512];
 	va_list ap;
 	int64_t now = toll_mono_ms();
 
@@ -122,6 +122,42 @@ warn(struct lane_uplink *u, const char *fmt, ...)
 	} else {
 		toll_debug("lane %u uplink: %s", u->cfg.lane_id, text);
 	}
+}
+
+/* Why the dialer, connecting in the background, has not connected: nng
+ * 1.5 keeps only counters of its failed attempts (a TLS handshake refused
+ * either way would otherwise be a bare "Timed out").  "" when none. */
+static void
+dial_failures(struct lane_uplink *u, char *out, size_t n)
+{
+	static const struct {
+		const char *stat, *text;
+	} why[] = {
+		{"auth", "failed TLS verification (central's certificate by central.tls_ca and central.tls_server_name, "
+			 "or this lane's by central)"},
+		{"other", "closed by central in the handshake (no client certificate? not TLS on both sides?)"},
+		{"refused", "refused"},
+		{"timeout", "timed out"},
+		{"disconnect", "reset"},
+		{"proto", "protocol errors"},
+	};
+	nng_stat *all, *d, *s;
+	size_t len = 0;
+
+	out[0] = 0;
+	if (nng_stats_get(&all) != 0)
+		return;
+	if ((d = nng_stat_find_dialer(all, u->dialer)) != NULL)
+		for (size_t i = 0; i < sizeof(why) / sizeof(why[0]) && len < n; i++) {
+			if ((s = nng_stat_find(d, why[i].stat)) == NULL || nng_stat_value(s) == 0)
+				continue;
+			int k = snprintf(out + len, n - len, "%s%" PRIu64 " %s", len == 0 ? "; connection attempts: " : ", ",
+					 nng_stat_value(s), why[i].text);
+			if (k < 0)
+				break;
+			len += (size_t)k;
+		}
+	nng_stats_free(all);
 }
 
 /* Read on from the journal into the batch. */
@@ -190,8 +226,10 @@ exchange(struct lane_uplink *u, struct toll_umsg_ack *ack)
 	}
 	rv = nng_sendmsg(u->sock, req, 0);
 	if (rv != 0) {
+		char why[300];
 		nng_msg_free(req);
-		warn(u, "cannot send to %s: %s", u->cfg.url, nng_text(rv));
+		dial_failures(u, why, sizeof(why));
+		warn(u, "cannot send to %s: %s%s", u->cfg.url, nng_text(rv), why);
 		return rv == NNG_ETIMEDOUT ? TOLL_ETIMEDOUT : TOLL_ECLOSED;
 	}
 	pthread_mutex_lock(&u->mu);
@@ -321,6 +359,28 @@ uplink_thread(void *arg)
 	return NULL;
 }
 
+/* The host of tls+tcp://HOST:PORT when it is a DNS name: 0, or -1 for an
+ * IP address (v4 or [v6]) or a URL without a host. */
+static int
+url_host(const char *url, char *out, size_t cap)
+{
+	const char *h = strstr(url, "://"), *end;
+	size_t n;
+
+	if (h == NULL)
+		return -1;
+	h += 3;
+	if (*h == '[')
+		return -1;
+	end = strrchr(h, ':');
+	n = end != NULL ? (size_t)(end - h) : strlen(h);
+	if (n == 0 || n >= cap || strspn(h, "0123456789.") >= n)
+		return -1;
+	memcpy(out, h, n);
+	out[n] = 0;
+	return 0;
+}
+
 static int
 setup_socket(struct lane_uplink *u)
 {
@@ -346,14 +406,32 @@ setup_socket(struct lane_uplink *u)
 			toll_err("lane %u uplink: %s needs central.tls_ca", u->cfg.lane_id, u->cfg.url);
 			return TOLL_ECONFIG;
 		}
-		if ((rv = nng_tls_config_ca_file(u->tls, u->cfg.tls_ca)) != 0 ||
-		    (rv = nng_tls_config_auth_mode(u->tls, NNG_TLS_AUTH_MODE_REQUIRED)) != 0)
+		if ((rv = nng_tls_config_ca_file(u->tls, u->cfg.tls_ca)) != 0) {
+			toll_err("lane %u uplink: central.tls_ca %s: %s (wants CA certificates, PEM)", u->cfg.lane_id,
+				 u->cfg.tls_ca, nng_text(rv));
+			return TOLL_ECONFIG;
+		}
+		if ((rv = nng_tls_config_auth_mode(u->tls, NNG_TLS_AUTH_MODE_REQUIRED)) != 0)
 			goto fail;
 		if (u->cfg.tls_cert[0] != 0 &&
-		    (rv = nng_tls_config_cert_key_file(u->tls, u->cfg.tls_cert, NULL)) != 0)
-			goto fail;
-		if (u->cfg.tls_server_name[0] != 0 &&
-		    (rv = nng_tls_config_server_name(u->tls, u->cfg.tls_server_name)) != 0)
+		    (rv = nng_tls_config_cert_key_file(u->tls, u->cfg.tls_cert, NULL)) != 0) {
+			toll_err("lane %u uplink: central.tls_cert %s: %s (wants the certificate and its private key, "
+				 "PEM, in one file)",
+				 u->cfg.lane_id, u->cfg.tls_cert, nng_text(rv));
+			return TOLL_ECONFIG;
+		}
+		/* central's certificate must always carry a name we check:
+		 * mbedTLS checks none when none is set */
+		char name[128];
+		if (u->cfg.tls_server_name[0] != 0)
+			snprintf(name, sizeof(name), "%s", u->cfg.tls_server_name);
+		else if (url_host(u->cfg.url, name, sizeof(name)) != 0) {
+			toll_err("lane %u uplink: %s: set central.tls_server_name to the DNS name in central's "
+				 "certificate (the URL's host is an IP address, which the TLS library cannot match)",
+				 u->cfg.lane_id, u->cfg.url);
+			return TOLL_ECONFIG;
+		}
+		if ((rv = nng_tls_config_server_name(u->tls, name)) != 0)
 			goto fail;
 		if ((rv = nng_dialer_set_ptr(u->dialer, NNG_OPT_TLS_CONFIG, u->tls)) != 0)
 			goto fail;
