@@ -6,12 +6,16 @@
  *   toll-central --help-config
  *   toll-central status [--socket PATH]
  *
- * Threads: `workers` threads each hold an NNG rep0 context: receive a
- * batch, check every record's signature (in parallel, the costly part),
- * hand it to the settler and wait; one settler thread takes every batch
- * waiting and settles them together in one database transaction (group
- * commit), then wakes the workers, which answer.  The main thread serves
- * the status socket and signals. */
+ * Flow: `inflight` NNG rep0 contexts each receive one batch at a time;
+ * a received batch goes to the `workers` threads, which check every
+ * record's signature (the costly part, in parallel) and hand it to the
+ * settler without waiting; one settler thread takes every batch waiting
+ * and settles them together in one database transaction (group commit),
+ * then answers each batch on its own context, which then receives again.
+ * So the batches inside central are bounded by `inflight` (memory: at
+ * most inflight x one batch), and while the settler commits one group
+ * the next one is received and verified.  The main thread serves the
+ * status socket and signals. */
 #include <errno.h>
 #include <inttypes.h>
 #include <poll.h>
@@ -43,6 +47,7 @@
 
 #define PATH_LEN 511
 #define WORKERS_MAX 64
+#define INFLIGHT_MAX 4096
 
 struct central_conf {
 	char db_conninfo[1024];
@@ -50,6 +55,7 @@ struct central_conf {
 	char listen[256];
 	char tls_cert[PATH_LEN + 1], tls_ca[PATH_LEN + 1];
 	int64_t workers;
+	int64_t inflight;
 	int64_t group_max;
 	int64_t keys_refresh_ms;
 	int64_t retry_max_ms;
@@ -64,7 +70,8 @@ static const struct toll_cfg_key central_keys[] = {
 	{"listen", TOLL_CFG_STRING, 0, 255, "tcp://127.0.0.1:7300", F(listen), 0, 0, 0, "where lanes send: tcp://HOST:PORT or tls+tcp://HOST:PORT"},
 	{"tls.cert", TOLL_CFG_STRING, 0, PATH_LEN, "", F(tls_cert), 0, 0, 0, "tls+tcp: central's certificate and private key (PEM, one file)"},
 	{"tls.ca", TOLL_CFG_STRING, 0, PATH_LEN, "", F(tls_ca), 0, 0, 0, "tls+tcp: when set, lanes must present a certificate from this CA"},
-	{"workers", TOLL_CFG_INT, 1, WORKERS_MAX, "8", F(workers), 0, 0, 0, "batches received and verified at once"},
+	{"workers", TOLL_CFG_INT, 0, WORKERS_MAX, "0", F(workers), 0, 0, 0, "threads verifying signatures (0: one per CPU)"},
+	{"inflight", TOLL_CFG_INT, 1, INFLIGHT_MAX, "256", F(inflight), 0, 0, 0, "batches held at once, received and not yet answered (bounds memory)"},
 	{"group.max_records", TOLL_CFG_INT, 1, 1000000, "16384", F(group_max), 0, 0, 0, "records settled in one database transaction, at most"},
 	{"keys.refresh", TOLL_CFG_MS, 100, 3600000, "2s", F(keys_refresh_ms), 0, 0, 0, "reload lanes and keys (revocations) this often"},
 	{"db.retry_max", TOLL_CFG_MS, 100, 600000, "10s", F(retry_max_ms), 0, 0, 0, "longest wait between database reconnects"},
@@ -73,12 +80,16 @@ static const struct toll_cfg_key central_keys[] = {
 };
 #define NKEYS (sizeof(central_keys) / sizeof(central_keys[0]))
 
-/* A batch on its way through: the worker waits on done. */
-struct job {
+/* A batch on its way through, on the receive context that answers it. */
+struct slot {
+	nng_ctx ctx;
+	nng_aio *aio;
+	int sending;		/* the aio is sending the answer */
+	nng_msg *req;		/* the batch; the items point into it */
+	struct toll_umsg m;
 	struct settle_batch b;
-	struct job *next;
-	int done;
-	uint32_t status; /* for the ack: b.status, or RETRY */
+	uint32_t status;	/* for the ack: b.status, or RETRY */
+	struct slot *next;	/* in the verify or the settle queue */
 };
 
 static struct {
@@ -86,9 +97,14 @@ static struct {
 	nng_socket sock;
 	struct keyring *keys;
 	pthread_mutex_t mu;
-	pthread_cond_t queued, finished;
-	struct job *head, *tail;
+	pthread_cond_t queued;
+	struct slot *head, *tail; /* verified, for the settler */
 	unsigned queued_records;
+	pthread_mutex_t vmu;
+	pthread_cond_t vcond;
+	struct slot *vhead, *vtail; /* received, for the workers */
+	struct slot *slots;
+	int nslots;
 	atomic_int stop;
 	/* counters */
 	atomic_uint_fast64_t requests, malformed, retries_sent, unknown_lane;
@@ -163,130 +179,176 @@ load_conf(struct central_conf *c, const char *file, char **sets, int nsets)
 	return 0;
 }
 
-/* ---- workers: receive, verify, wait for the settler, answer ---------- */
+/* ---- receive, verify, answer ---------------------------------------- */
 
 static void
-reply(nng_ctx ctx, nng_aio *aio, const struct toll_umsg_ack *a)
+post_recv(struct slot *sl)
 {
+	sl->sending = 0;
+	if (!atomic_load(&g.stop))
+		nng_ctx_recv(sl->ctx, sl->aio);
+}
+
+/* Drop the batch (items and message) the slot holds. */
+static void
+release(struct slot *sl)
+{
+	free(sl->b.items);
+	sl->b.items = NULL;
+	if (sl->req != NULL)
+		nng_msg_free(sl->req);
+	sl->req = NULL;
+}
+
+/* Answer the slot's batch with its status, then receive the next one. */
+static void
+answer(struct slot *sl)
+{
+	struct toll_umsg_ack a;
 	uint8_t out[TOLL_UMSG_ACK_BYTES];
 	nng_msg *m;
 
-	if (toll_umsg_encode_ack(out, a) != 0 || nng_msg_alloc(&m, 0) != 0)
-		return;
-	if (nng_msg_append(m, out, sizeof(out)) != 0) {
-		nng_msg_free(m);
+	memset(&a, 0, sizeof(a));
+	a.station_id = sl->b.station_id;
+	a.lane_id = sl->b.lane_id;
+	a.status = sl->status;
+	if (sl->status == TOLL_UMSG_OK) {
+		a.acked_seq = sl->b.acked_seq;
+		a.accepted = sl->b.accepted;
+		a.duplicates = sl->b.duplicates;
+		a.quarantined = sl->b.quarantined;
+	} else if (sl->status == TOLL_UMSG_RETRY) {
+		atomic_fetch_add(&g.retries_sent, 1);
+	} else if (sl->status == TOLL_UMSG_UNKNOWN_LANE) {
+		atomic_fetch_add(&g.unknown_lane, 1);
+	}
+	release(sl);
+	if (toll_umsg_encode_ack(out, &a) != 0 || nng_msg_alloc(&m, 0) != 0) {
+		post_recv(sl); /* no answer: the lane sends again after its timeout */
 		return;
 	}
-	nng_aio_set_msg(aio, m);
-	nng_ctx_send(ctx, aio);
-	nng_aio_wait(aio);
-	if (nng_aio_result(aio) != 0)
-		nng_msg_free(m); /* the lane went away: it will ask again */
+	if (nng_msg_append(m, out, sizeof(out)) != 0) {
+		nng_msg_free(m);
+		post_recv(sl);
+		return;
+	}
+	nng_aio_set_msg(sl->aio, m);
+	sl->sending = 1;
+	nng_ctx_send(sl->ctx, sl->aio);
+}
+
+/* NNG's callback: a batch received, or an answer sent. */
+static void
+slot_cb(void *arg)
+{
+	struct slot *sl = arg;
+	int rv = nng_aio_result(sl->aio);
+
+	if (sl->sending) {
+		if (rv != 0)
+			nng_msg_free(nng_aio_get_msg(sl->aio)); /* the lane went away: it asks again */
+		if (rv != NNG_ECLOSED)
+			post_recv(sl);
+		return;
+	}
+	if (rv == NNG_ECLOSED || rv == NNG_ECANCELED)
+		return;
+	if (rv != 0) {
+		post_recv(sl);
+		return;
+	}
+	sl->req = nng_aio_get_msg(sl->aio);
+	atomic_fetch_add(&g.requests, 1);
+	pthread_mutex_lock(&g.vmu);
+	sl->next = NULL;
+	if (g.vtail != NULL)
+		g.vtail->next = sl;
+	else
+		g.vhead = sl;
+	g.vtail = sl;
+	pthread_cond_signal(&g.vcond);
+	pthread_mutex_unlock(&g.vmu);
+}
+
+/* Decode and verify one received batch, then queue it for the settler. */
+static void
+verify(struct slot *sl)
+{
+	struct toll_umsg *m = &sl->m;
+	int rc = toll_umsg_decode(nng_msg_body(sl->req), nng_msg_len(sl->req), m);
+
+	if (rc != 0 || m->type != TOLL_UMSG_BATCH) {
+		/* garbage: counted; no answer, and the sender is cut off */
+		atomic_fetch_add(&g.malformed, 1);
+		toll_info("a message that is not a batch (%zu bytes): %s: dropped", nng_msg_len(sl->req),
+			  rc != 0 ? toll_strerror(rc) : "wrong type");
+		nng_pipe p = nng_msg_get_pipe(sl->req);
+		release(sl);
+		nng_pipe_close(p);
+		post_recv(sl);
+		return;
+	}
+	memset(&sl->b, 0, sizeof(sl->b));
+	sl->b.station_id = m->station_id;
+	sl->b.lane_id = m->lane_id;
+	sl->b.lane_known = keyring_lane_known(g.keys, m->station_id, m->lane_id);
+	sl->b.n = m->count;
+	if (m->count > 0 && (sl->b.items = calloc(m->count, sizeof(*sl->b.items))) == NULL) {
+		sl->status = TOLL_UMSG_RETRY;
+		answer(sl);
+		return;
+	}
+	for (unsigned i = 0; i < m->count; i++) {
+		struct settle_item *it = &sl->b.items[i];
+		it->bytes = toll_umsg_record(m, i, &it->len);
+		it->verdict = keyring_check(g.keys, m->station_id, m->lane_id, it->bytes, it->len, &it->t, it->hash);
+	}
+	pthread_mutex_lock(&g.mu);
+	sl->next = NULL;
+	if (g.tail != NULL)
+		g.tail->next = sl;
+	else
+		g.head = sl;
+	g.tail = sl;
+	g.queued_records += m->count;
+	pthread_cond_signal(&g.queued);
+	pthread_mutex_unlock(&g.mu);
 }
 
 static void *
 worker(void *arg)
 {
 	(void)arg;
-	nng_ctx ctx;
-	nng_aio *aio;
-	struct toll_umsg *m = malloc(sizeof(*m));
-	struct settle_item *items = calloc(TOLL_UMSG_BATCH_MAX, sizeof(*items));
-	struct job job;
-
-	if (m == NULL || items == NULL || nng_ctx_open(&ctx, g.sock) != 0 ||
-	    nng_aio_alloc(&aio, NULL, NULL) != 0) {
-		toll_err("worker: out of memory");
-		free(m);
-		free(items);
-		return NULL;
+	for (;;) {
+		pthread_mutex_lock(&g.vmu);
+		while (g.vhead == NULL && !atomic_load(&g.stop))
+			pthread_cond_wait(&g.vcond, &g.vmu);
+		struct slot *sl = g.vhead;
+		if (sl != NULL && !atomic_load(&g.stop)) {
+			g.vhead = sl->next;
+			if (g.vhead == NULL)
+				g.vtail = NULL;
+		}
+		pthread_mutex_unlock(&g.vmu);
+		if (atomic_load(&g.stop))
+			return NULL;
+		verify(sl);
 	}
-	while (!atomic_load(&g.stop)) {
-		nng_ctx_recv(ctx, aio);
-		nng_aio_wait(aio);
-		int rv = nng_aio_result(aio);
-		if (rv == NNG_ECLOSED || rv == NNG_ECANCELED)
-			break;
-		if (rv != 0)
-			continue;
-		nng_msg *req = nng_aio_get_msg(aio);
-		atomic_fetch_add(&g.requests, 1);
-		int rc = toll_umsg_decode(nng_msg_body(req), nng_msg_len(req), m);
-		if (rc != 0 || m->type != TOLL_UMSG_BATCH) {
-			/* garbage: counted; no answer, and the sender is cut off */
-			atomic_fetch_add(&g.malformed, 1);
-			toll_info("a message that is not a batch (%zu bytes): %s: dropped",
-				  nng_msg_len(req), rc != 0 ? toll_strerror(rc) : "wrong type");
-			nng_pipe p = nng_msg_get_pipe(req);
-			nng_msg_free(req);
-			nng_pipe_close(p);
-			continue;
-		}
-		struct toll_umsg_ack a;
-		memset(&a, 0, sizeof(a));
-		a.station_id = m->station_id;
-		a.lane_id = m->lane_id;
-		memset(&job, 0, sizeof(job));
-		job.b.station_id = m->station_id;
-		job.b.lane_id = m->lane_id;
-		job.b.lane_known = keyring_lane_known(g.keys, m->station_id, m->lane_id);
-		job.b.n = m->count;
-		job.b.items = items;
-		for (unsigned i = 0; i < m->count; i++) {
-			size_t len;
-			const uint8_t *p = toll_umsg_record(m, i, &len);
-			items[i].bytes = p;
-			items[i].len = len;
-			items[i].verdict = keyring_check(g.keys, m->station_id, m->lane_id, p, len, &items[i].t,
-							 items[i].hash);
-		}
-		pthread_mutex_lock(&g.mu);
-		if (g.tail != NULL)
-			g.tail->next = &job;
-		else
-			g.head = &job;
-		g.tail = &job;
-		g.queued_records += m->count;
-		pthread_cond_signal(&g.queued);
-		while (!job.done)
-			pthread_cond_wait(&g.finished, &g.mu);
-		pthread_mutex_unlock(&g.mu);
-		nng_msg_free(req);
-
-		a.status = job.status;
-		if (job.status == TOLL_UMSG_OK) {
-			a.acked_seq = job.b.acked_seq;
-			a.accepted = job.b.accepted;
-			a.duplicates = job.b.duplicates;
-			a.quarantined = job.b.quarantined;
-		} else if (job.status == TOLL_UMSG_RETRY) {
-			atomic_fetch_add(&g.retries_sent, 1);
-		} else if (job.status == TOLL_UMSG_UNKNOWN_LANE) {
-			atomic_fetch_add(&g.unknown_lane, 1);
-		}
-		reply(ctx, aio, &a);
-	}
-	nng_aio_free(aio);
-	nng_ctx_close(ctx);
-	free(items);
-	free(m);
-	return NULL;
 }
 
 /* ---- the settler --------------------------------------------------- */
 
+/* Answer every batch of the list: its settlement's status, or (failed)
+ * status_if_failed. */
 static void
-finish(struct job *jobs, uint32_t status_if_failed, int failed)
+finish(struct slot *jobs, uint32_t status_if_failed, int failed)
 {
-	pthread_mutex_lock(&g.mu);
-	for (struct job *j = jobs; j != NULL;) {
-		struct job *next = j->next;
+	for (struct slot *j = jobs; j != NULL;) {
+		struct slot *next = j->next;
 		j->status = failed ? status_if_failed : j->b.status;
-		j->done = 1;
+		answer(j);
 		j = next;
 	}
-	pthread_cond_broadcast(&g.finished);
-	pthread_mutex_unlock(&g.mu);
 }
 
 /* Verdicts the workers gave with the keyring they had (maybe not loaded
@@ -366,9 +428,9 @@ settler_thread(void *arg)
 			if (pthread_cond_timedwait(&g.queued, &g.mu, &ts) == ETIMEDOUT)
 				break;
 		}
-		struct job *jobs = g.head, *last = NULL;
+		struct slot *jobs = g.head, *last = NULL;
 		unsigned n = 0, recs = 0;
-		for (struct job *j = g.head; j != NULL && (n == 0 || recs + j->b.n <= (unsigned)g.c->group_max);
+		for (struct slot *j = g.head; j != NULL && (n == 0 || recs + j->b.n <= (unsigned)g.c->group_max);
 		     j = j->next) {
 			last = j;
 			n++;
@@ -407,7 +469,7 @@ settler_thread(void *arg)
 		}
 		unsigned k = 0;
 		int unknown = 0;
-		for (struct job *j = jobs; j != NULL; j = j->next) {
+		for (struct slot *j = jobs; j != NULL; j = j->next) {
 			group[k++] = &j->b;
 			unknown |= recheck(&j->b);
 		}
@@ -415,7 +477,7 @@ settler_thread(void *arg)
 			/* a lane or key registered since the last load? */
 			g.last_keys_ms = toll_mono_ms();
 			if (keyring_load(g.keys, db, err, sizeof(err)) == 0)
-				for (struct job *j = jobs; j != NULL; j = j->next)
+				for (struct slot *j = jobs; j != NULL; j = j->next)
 					(void)recheck(&j->b);
 		}
 		int rc = settler_run(s, group, n, err, sizeof(err));
@@ -438,8 +500,9 @@ settler_thread(void *arg)
 	}
 	/* answer what still waits: RETRY */
 	pthread_mutex_lock(&g.mu);
-	struct job *rest = g.head;
+	struct slot *rest = g.head;
 	g.head = g.tail = NULL;
+	g.queued_records = 0;
 	pthread_mutex_unlock(&g.mu);
 	finish(rest, TOLL_UMSG_RETRY, 1);
 	settler_free(s);
@@ -581,17 +644,35 @@ static int
 cmd_run(const struct central_conf *c)
 {
 	pthread_t workers[WORKERS_MAX], settler;
-	int nworkers = 0, have_settler = 0, rc = 1, ctl = -1;
+	int nworkers = 0, want = (int)c->workers, have_settler = 0, rc = 1, ctl = -1;
 
 	g.c = c;
 	pthread_mutex_init(&g.mu, NULL);
+	pthread_mutex_init(&g.vmu, NULL);
 	pthread_mutex_init(&g.stats_mu, NULL);
 	pthread_cond_init(&g.queued, NULL);
-	pthread_cond_init(&g.finished, NULL);
+	pthread_cond_init(&g.vcond, NULL);
+	if (want == 0) {
+		long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+		want = cpus < 1 ? 1 : cpus > WORKERS_MAX ? WORKERS_MAX : (int)cpus;
+	}
 	if (keyring_new(&g.keys) != 0)
 		return 1;
+	if ((g.slots = calloc((size_t)c->inflight, sizeof(*g.slots))) == NULL) {
+		toll_err("out of memory for %" PRId64 " batches in flight", c->inflight);
+		goto out;
+	}
 	if (open_socket(c) != 0)
 		goto out;
+	for (; g.nslots < c->inflight; g.nslots++) {
+		struct slot *sl = &g.slots[g.nslots];
+		if (nng_aio_alloc(&sl->aio, slot_cb, sl) != 0)
+			goto out;
+		if (nng_ctx_open(&sl->ctx, g.sock) != 0) {
+			nng_aio_free(sl->aio);
+			goto out;
+		}
+	}
 	struct sigaction sa;
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_signal;
@@ -601,11 +682,13 @@ cmd_run(const struct central_conf *c)
 	if (pthread_create(&settler, NULL, settler_thread, NULL) != 0)
 		goto out;
 	have_settler = 1;
-	for (; nworkers < c->workers; nworkers++)
+	for (; nworkers < want; nworkers++)
 		if (pthread_create(&workers[nworkers], NULL, worker, NULL) != 0)
 			goto out;
+	for (int i = 0; i < g.nslots; i++)
+		post_recv(&g.slots[i]);
 	ctl = control_listen(c->control_socket);
-	toll_notice("listening on %s, %d workers", c->listen, nworkers);
+	toll_notice("listening on %s, %d workers, %d batches in flight at most", c->listen, nworkers, g.nslots);
 	while (!stop_signal) {
 		struct pollfd pfd = {.fd = ctl, .events = POLLIN};
 		if (poll(&pfd, ctl >= 0 ? 1 : 0, 200) > 0) {
@@ -628,17 +711,28 @@ cmd_run(const struct central_conf *c)
 	toll_notice("stopping on signal %d", (int)stop_signal);
 	rc = 0;
 out:
-	/* the settler finishes its group (committed or not: an uncommitted
-	 * one was never acknowledged), then the workers stop */
+	/* the workers stop (what they hold was never acknowledged), the
+	 * settler finishes its group (committed or not) and answers the rest
+	 * RETRY, then the socket closes and every context with it */
 	atomic_store(&g.stop, 1);
+	pthread_mutex_lock(&g.vmu);
+	pthread_cond_broadcast(&g.vcond);
+	pthread_mutex_unlock(&g.vmu);
+	for (int i = 0; i < nworkers; i++)
+		pthread_join(workers[i], NULL);
 	pthread_mutex_lock(&g.mu);
 	pthread_cond_broadcast(&g.queued);
 	pthread_mutex_unlock(&g.mu);
 	if (have_settler)
 		pthread_join(settler, NULL);
-	nng_close(g.sock);
-	for (int i = 0; i < nworkers; i++)
-		pthread_join(workers[i], NULL);
+	if (g.slots != NULL)
+		nng_close(g.sock);
+	for (int i = 0; i < g.nslots; i++) {
+		nng_aio_stop(g.slots[i].aio);
+		nng_aio_free(g.slots[i].aio);
+		release(&g.slots[i]);
+	}
+	free(g.slots);
 	if (ctl >= 0) {
 		close(ctl);
 		unlink(c->control_socket);
