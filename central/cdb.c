@@ -61,6 +61,8 @@ cdb_error(struct cdb *db, const PGresult *res, char *err, size_t errlen)
 	    strcmp(state, "40P01") == 0 || strcmp(state, "55P03") == 0 ||
 	    strcmp(state, "53100") == 0 || strcmp(state, "53200") == 0)
 		return TOLL_EAGAIN;
+	if (strcmp(state, "23505") == 0)
+		return TOLL_EEXIST; /* unique violation */
 	return TOLL_EDB;
 }
 
@@ -234,6 +236,24 @@ cdb_bytea_parse(const char *text, unsigned char *out, size_t n)
 		if (hi < 0 || lo < 0)
 			return TOLL_EFORMAT;
 		out[i] = (unsigned char)(hi << 4 | lo);
+	}
+	return 0;
+}
+
+int
+cdb_settler_lock(struct cdb *db, char *err, size_t errlen)
+{
+	PGresult *res;
+	/* the key: "toll-cen" as a big-endian 64-bit number */
+	int rc = cdb_query(db, "SELECT pg_try_advisory_lock(8390043842688279918)", 0, NULL, &res, err, errlen);
+	if (rc != 0)
+		return rc;
+	int got = PQntuples(res) == 1 && strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+	PQclear(res);
+	if (!got) {
+		set_err(err, errlen, "%s%s", "another toll-central settles into this database (it holds the settler lock):",
+			" standing by");
+		return TOLL_EBUSY;
 	}
 	return 0;
 }

@@ -8,8 +8,9 @@
  *
  * Errors: TOLL_EAGAIN for what a retry can cure (the connection broke,
  * the server is shutting down or starting, too many connections,
- * serialization failure, deadlock, lock timeout), TOLL_EDB for the rest
- * (a constraint, a syntax error, a permission: a retry will not help).
+ * serialization failure, deadlock, lock timeout), TOLL_EEXIST for a unique
+ * violation, TOLL_EDB for the rest (another constraint, a syntax error, a
+ * permission: a retry will not help).
  * The message goes to err as "SQLSTATE: text". */
 #ifndef CENTRAL_CDB_H
 #define CENTRAL_CDB_H
@@ -32,12 +33,18 @@ int cdb_exec(struct cdb *db, const char *sql, char *err, size_t errlen);
  * gets the result for the caller to PQclear. */
 int cdb_query(struct cdb *db, const char *sql, int nparams, const char *const *params,
 	      PGresult **out, char *err, size_t errlen);
-/* COPY table FROM STDIN (text format): the rows, already escaped, in
- * data (len bytes, lines ending in '\n'). */
+/* COPY ... FROM STDIN: data (len bytes) in the format the statement
+ * names (text rows ending in '\n', or binary with its header and
+ * trailer). */
 int cdb_copy_in(struct cdb *db, const char *copy_sql, const char *data, size_t len, char *err,
 		size_t errlen);
 /* The TOLL_E* code for a result (NULL: a connection failure). */
 int cdb_error(struct cdb *db, const PGresult *res, char *err, size_t errlen);
+
+/* One settler per database: a session advisory lock, held while the
+ * connection lives (a crashed central's lock goes with its session).
+ * TOLL_EBUSY if another session holds it. */
+int cdb_settler_lock(struct cdb *db, char *err, size_t errlen);
 
 /* Text helpers for statements: bytes as a bytea literal "\x..." (out needs
  * 2 * n + 3 bytes), and the reverse (TOLL_EFORMAT unless exactly n bytes). */

@@ -15,7 +15,14 @@
  * So the batches inside central are bounded by `inflight` (memory: at
  * most inflight x one batch), and while the settler commits one group
  * the next one is received and verified.  The main thread serves the
- * status socket and signals. */
+ * status socket and signals.
+ *
+ * One settler per database: the settler's session holds an advisory lock
+ * (cdb_settler_lock).  A second toll-central on the same database stands
+ * by, answering RETRY, and takes over within a second of the first one's
+ * session ending (a crash or kill -9 ends it at once; a lost host when
+ * PostgreSQL's TCP keepalives notice): an active/standby pair needs
+ * nothing more. */
 #include <errno.h>
 #include <inttypes.h>
 #include <poll.h>
@@ -107,7 +114,7 @@ static struct {
 	int nslots;
 	atomic_int stop;
 	/* counters */
-	atomic_uint_fast64_t requests, malformed, retries_sent, unknown_lane;
+	atomic_uint_fast64_t requests, malformed, retries_sent, unknown_lane, refused_batches;
 	pthread_mutex_t stats_mu;
 	struct settle_stats st;
 	int db_up;
@@ -376,6 +383,7 @@ settler_thread(void *arg)
 	struct cdb *db = NULL;
 	struct settler *s = NULL;
 	int64_t wait_ms = 0, next_try = 0;
+	int standby = 0;
 	struct settle_batch **group = NULL;
 	size_t group_cap = 0;
 
@@ -391,7 +399,14 @@ settler_thread(void *arg)
 			int rc = cdb_connect(g.c->db_conninfo, g.c->db_role, &db, err, sizeof(err));
 			if (rc == 0) {
 				unsigned applied;
-				rc = migrate_run(db, 0, &applied, err, sizeof(err));
+				rc = cdb_settler_lock(db, err, sizeof(err));
+				if (rc == TOLL_EBUSY) {
+					pthread_mutex_lock(&g.stats_mu);
+					g.db_up = 2;
+					pthread_mutex_unlock(&g.stats_mu);
+				}
+				if (rc == 0)
+					rc = migrate_run(db, 0, &applied, err, sizeof(err));
 				if (rc == 0)
 					rc = keyring_load(g.keys, db, err, sizeof(err));
 				if (rc != 0) {
@@ -399,13 +414,23 @@ settler_thread(void *arg)
 					db = NULL;
 				}
 			}
-			if (rc != 0) {
+			if (rc == TOLL_EBUSY) {
+				/* a standby: take over within a second of the
+				 * other's session ending */
+				if (!standby)
+					toll_notice("%s", err);
+				standby = 1;
+				next_try = now + 1000;
+			} else if (rc != 0) {
 				wait_ms = wait_ms == 0 ? 200 : wait_ms * 2;
 				if (wait_ms > g.c->retry_max_ms)
 					wait_ms = g.c->retry_max_ms;
 				toll_warn("database: %s (again in %" PRId64 " ms)", err, wait_ms);
 				next_try = now + wait_ms;
 			} else {
+				if (standby)
+					toll_notice("the settler lock is ours: settling");
+				standby = 0;
 				toll_notice("database connected; %zu lane keys", keyring_key_count(g.keys));
 				wait_ms = 0;
 				settler_reset(s, db);
@@ -481,6 +506,38 @@ settler_thread(void *arg)
 					(void)recheck(&j->b);
 		}
 		int rc = settler_run(s, group, n, err, sizeof(err));
+		if (rc == TOLL_EDB && n == 1) {
+			atomic_fetch_add(&g.refused_batches, 1);
+			toll_err("lane %" PRIu32 "/%u: batch of %u records refused by the database, answered RETRY: %s",
+				 jobs->b.station_id, jobs->b.lane_id, jobs->b.n, err);
+		} else if (rc == TOLL_EDB && !cdb_broken(db)) {
+			/* the database refused the group, not for want of a
+			 * connection: one batch must not hold back the others.
+			 * Each alone; what is still refused is answered RETRY
+			 * (the lane keeps it) and reported. */
+			toll_err("settlement of %u batches (%u records) refused by the database: %s;"
+				 " settling them one by one", n, recs, err);
+			k = 0;
+			for (struct slot *j = jobs; j != NULL && !cdb_broken(db);) {
+				struct slot *next = j->next;
+				j->next = NULL;
+				rc = settler_run(s, &group[k++], 1, err, sizeof(err));
+				if (rc == TOLL_EDB) {
+					atomic_fetch_add(&g.refused_batches, 1);
+					toll_err("lane %" PRIu32 "/%u: batch of %u records refused by the database,"
+						 " answered RETRY: %s", j->b.station_id, j->b.lane_id, j->b.n, err);
+				}
+				finish(j, TOLL_UMSG_RETRY, rc != 0);
+				jobs = j = next;
+			}
+			pthread_mutex_lock(&g.stats_mu);
+			settler_stats(s, &g.st);
+			pthread_mutex_unlock(&g.stats_mu);
+			/* the rest, if the connection broke on the way */
+			rc = jobs == NULL ? 0 : TOLL_EAGAIN;
+			if (rc == 0)
+				continue;
+		}
 		if (rc != 0) {
 			toll_warn("settlement of %u batches (%u records) failed, nothing committed: %s", n, recs, err);
 			if (cdb_broken(db)) {
@@ -525,7 +582,8 @@ status_text(FILE *out)
 	pthread_mutex_lock(&g.mu);
 	unsigned queued = g.queued_records;
 	pthread_mutex_unlock(&g.mu);
-	fprintf(out, "database %s; lane keys %zu; records waiting %u\n", up ? "up" : "DOWN",
+	fprintf(out, "database %s; lane keys %zu; records waiting %u\n",
+		up == 1 ? "up" : up == 2 ? "STANDBY (another toll-central settles)" : "DOWN",
 		keyring_key_count(g.keys), queued);
 	fprintf(out,
 		"requests=%" PRIu64 " malformed_messages=%" PRIu64 " retry_answers=%" PRIu64
@@ -535,9 +593,11 @@ status_text(FILE *out)
 	fprintf(out,
 		"groups=%" PRIu64 " batches=%" PRIu64 " records=%" PRIu64 " accepted=%" PRIu64
 		" duplicates=%" PRIu64 " quarantined=%" PRIu64 " conflicts=%" PRIu64 " chain_breaks=%" PRIu64
-		" gaps=%" PRIu64 " posted=%" PRIu64 " unposted=%" PRIu64 " db_errors=%" PRIu64 "\n",
+		" out_of_range=%" PRIu64 " gaps=%" PRIu64 " posted=%" PRIu64 " unposted=%" PRIu64
+		" db_errors=%" PRIu64 " careful_groups=%" PRIu64 " refused_batches=%" PRIu64 "\n",
 		st.groups, st.batches, st.records, st.accepted, st.duplicates, st.quarantined, st.conflicts,
-		st.chain_breaks, st.gaps, st.posted, st.unposted, st.db_errors);
+		st.chain_breaks, st.out_of_range, st.gaps, st.posted, st.unposted, st.db_errors,
+		st.careful_groups, (uint64_t)atomic_load(&g.refused_batches));
 	fprintf(out, "verdicts");
 	for (int v = 0; v < V_COUNT && v < 8; v++)
 		fprintf(out, " %s=%" PRIu64, verdict_name(v), st.by_verdict[v]);

@@ -223,66 +223,105 @@ quarantine(struct settler *s, uint32_t station, uint16_t lane, int64_t seq, cons
 	return 0;
 }
 
-static int
-copy_printf(struct settler *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* The staging rows go to PostgreSQL in COPY's binary format: no text to
+ * print here and none to parse there.  Header, then per row a field count
+ * and (length, bytes) per field in network byte order, then -1. */
+static const uint8_t COPY_HEADER[19] = {'P', 'G', 'C', 'O', 'P', 'Y', '\n', 0xff, '\r', '\n', 0};
+#define STAGE_FIELDS 17
 
 static int
-copy_printf(struct settler *s, const char *fmt, ...)
+copy_room(struct settler *s, size_t n)
 {
-	for (;;) {
-		va_list ap;
-		size_t room = s->copy_cap - s->copy_len;
-		va_start(ap, fmt);
-		int n = vsnprintf(s->copy + s->copy_len, room, fmt, ap);
-		va_end(ap);
-		if (n < 0)
-			return TOLL_EINVAL;
-		if ((size_t)n < room) {
-			s->copy_len += (size_t)n;
-			return 0;
-		}
-		size_t nc = s->copy_cap ? s->copy_cap * 2 : 1 << 16;
-		while (nc - s->copy_len <= (size_t)n)
-			nc *= 2;
-		char *p = realloc(s->copy, nc);
-		if (p == NULL)
-			return TOLL_ENOMEM;
-		s->copy = p;
-		s->copy_cap = nc;
-	}
+	if (s->copy_cap - s->copy_len >= n)
+		return 0;
+	size_t nc = s->copy_cap ? s->copy_cap * 2 : 1 << 16;
+	while (nc - s->copy_len < n)
+		nc *= 2;
+	char *p = realloc(s->copy, nc);
+	if (p == NULL)
+		return TOLL_ENOMEM;
+	s->copy = p;
+	s->copy_cap = nc;
+	return 0;
 }
 
-/* One COPY text row for an accepted record (bytea as \\x hex: the
- * backslash doubled for COPY). */
+static void
+put_be(struct settler *s, uint64_t v, unsigned bytes)
+{
+	for (unsigned i = 0; i < bytes; i++)
+		s->copy[s->copy_len++] = (char)(v >> (8 * (bytes - 1 - i)));
+}
+
+/* one field: its length, then the bytes (room already made) */
+static void
+put_field(struct settler *s, const void *p, uint32_t n)
+{
+	put_be(s, n, 4);
+	memcpy(s->copy + s->copy_len, p, n);
+	s->copy_len += n;
+}
+
+static void
+put_int(struct settler *s, uint64_t v, unsigned bytes)
+{
+	put_be(s, bytes, 4);
+	put_be(s, v, bytes);
+}
+
+/* One staging row for an accepted record (columns as STAGE_SQL). */
 static int
 stage_row(struct settler *s, const struct settle_item *it)
 {
 	const struct toll_txn *t = &it->t;
-	char uuid[37], epc[65], key[9], payload[2 * 1024 + 1], hash[65];
 	static const char hex[] = "0123456789abcdef";
-	int k = 0;
-
-	for (int i = 0; i < 16; i++) {
-		if (i == 4 || i == 6 || i == 8 || i == 10)
-			uuid[k++] = '-';
-		uuid[k++] = hex[t->txn_id[i] >> 4];
-		uuid[k++] = hex[t->txn_id[i] & 15];
+	char epc[64];
+	uint8_t key[4];
+	/* fixed: the header, the field count, 17 lengths, the ints, uuid,
+	 * key id, hash; variable: EPC hex and the payload */
+	int rc = copy_room(s, sizeof(COPY_HEADER) + 2 + 4 * STAGE_FIELDS + 64 + 16 + 4 + 32 +
+				      sizeof(epc) + it->len + 2);
+	if (rc != 0)
+		return rc;
+	if (s->copy_len == 0) {
+		memcpy(s->copy, COPY_HEADER, sizeof(COPY_HEADER));
+		s->copy_len = sizeof(COPY_HEADER);
 	}
-	uuid[k] = 0;
 	/* EPC as hex digits of its bits (4 bits a digit) */
 	unsigned digits = (t->epc_bits + 3) / 4;
 	for (unsigned i = 0; i < digits; i++)
 		epc[i] = hex[(t->epc[i / 2] >> (i % 2 ? 0 : 4)) & 15];
-	epc[digits] = 0;
-	snprintf(key, sizeof(key), "%08" PRIx32, t->key_id);
-	toll_hex_encode(it->bytes, it->len, payload);
-	toll_hex_encode(it->hash, 32, hash);
-	return copy_printf(s,
-			   "%s\t%" PRIu32 "\t%u\t%" PRIu64 "\t%" PRId64 "\t%d\t%u\t%u\t%s\t%" PRIu64
-			   "\t%u\t%" PRIu32 "\t%" PRId64 "\t%" PRId64 "\t\\\\x%s\t\\\\x%s\t\\\\x%s\n",
-			   uuid, t->station_id, t->lane_id, t->lane_seq, t->time_ms, t->utc_offset_min,
-			   t->outcome, t->flags, epc, t->account_id, t->vclass, t->entry_station,
-			   t->entry_time_ms, t->fee_vnd, key, payload, hash);
+	for (int i = 0; i < 4; i++)
+		key[i] = (uint8_t)(t->key_id >> (24 - 8 * i));
+
+	put_be(s, STAGE_FIELDS, 2);
+	put_field(s, t->txn_id, 16);
+	put_int(s, t->station_id, 4);
+	put_int(s, t->lane_id, 4);
+	put_int(s, t->lane_seq, 8);
+	put_int(s, (uint64_t)t->time_ms, 8);
+	put_int(s, (uint64_t)(uint16_t)t->utc_offset_min, 2);
+	put_int(s, t->outcome, 2);
+	put_int(s, t->flags, 4);
+	put_field(s, epc, digits);
+	put_int(s, t->account_id, 8);
+	put_int(s, t->vclass, 2);
+	put_int(s, t->entry_station, 4);
+	put_int(s, (uint64_t)t->entry_time_ms, 8);
+	put_int(s, (uint64_t)t->fee_vnd, 8);
+	put_field(s, key, 4);
+	put_field(s, it->bytes, (uint32_t)it->len);
+	put_field(s, it->hash, 32);
+	return 0;
+}
+
+/* A record signed by its lane whose values do not fit the ledger's columns
+ * (or no toll could be this large): the lane is wrong, and one such record
+ * must not stop settlement for everyone. */
+static int
+out_of_range(const struct toll_txn *t)
+{
+	return t->station_id > INT32_MAX || t->lane_seq > INT64_MAX || t->account_id > INT64_MAX ||
+	       t->entry_station > INT32_MAX || t->fee_vnd > SETTLE_FEE_MAX_VND;
 }
 
 /* Sort the batch's records into accepted, quarantined, duplicate, gap. */
@@ -327,7 +366,18 @@ classify(struct settler *s, struct settle_batch *b, struct lstate *l)
 			break;
 		}
 		l->touched = 1;
-		if (memcmp(it->t.prev_hash, l->w_hash, 32) != 0) {
+		if (out_of_range(&it->t)) {
+			rc = quarantine(s, b->station_id, b->lane_id, seq, "out-of-range", it);
+			if (rc != 0)
+				return rc;
+			b->quarantined++;
+			s->stats.out_of_range++;
+			toll_err("lane %" PRIu32 "/%u seq %" PRIu64 ": signed by the lane but a value is out of"
+				 " range (fee %" PRId64 " VND, account %" PRIu64 ", entry station %" PRIu32
+				 "): quarantined, not settled (investigate the lane)",
+				 b->station_id, b->lane_id, it->t.lane_seq, it->t.fee_vnd, it->t.account_id,
+				 it->t.entry_station);
+		} else if (memcmp(it->t.prev_hash, l->w_hash, 32) != 0) {
 			rc = quarantine(s, b->station_id, b->lane_id, seq, "chain", it);
 			if (rc != 0)
 				return rc;
@@ -380,7 +430,7 @@ check_dups(struct settler *s, char *err, size_t errlen)
 					   " WHERE station_id = $1 AND lane_id = $2 AND lane_seq = $3"
 					   " UNION ALL SELECT payload_hash = $4::bytea FROM quarantine"
 					   " WHERE station_id = $1 AND lane_id = $2 AND lane_seq = $3"
-					   " AND reason IN ('chain', 'txn-id-conflict')",
+					   " AND reason IN ('chain', 'out-of-range', 'txn-id-conflict')",
 					   4, p, &res, err, errlen);
 			if (rc != 0)
 				return rc;
@@ -415,14 +465,52 @@ static const char *const STAGE_SQL =
 	" txn_id uuid, station_id integer, lane_id integer, lane_seq bigint, time_ms bigint,"
 	" utc_offset_min smallint, outcome smallint, flags integer, epc_hex text, account_id bigint,"
 	" vclass smallint, entry_station integer, entry_time_ms bigint, fee_vnd bigint, key_id bytea,"
-	" payload bytea, payload_hash bytea) ON COMMIT DELETE ROWS;"
-	"CREATE TEMP TABLE IF NOT EXISTS ins ("
-	" txn_id uuid, station_id integer, lane_seq bigint, account_id bigint, fee_vnd bigint,"
-	" time_ms bigint, disposition text) ON COMMIT DELETE ROWS";
+	" payload bytea, payload_hash bytea) ON COMMIT DELETE ROWS";
 
-/* The set-wise part: transactions, ledger, balances, notifications. */
-static const char *const INSERT_TXNS_SQL =
-	"WITH i AS ("
+/* The careful run, after a unique violation: staged records whose
+ * transaction id is taken (by a stored transaction, or by an earlier
+ * record of the same group) leave the stage for quarantine
+ * (txn-id-conflict).  The lane's progress still moves past them: they are
+ * the lane's own signed records, kept byte for byte. */
+static const char *const TXN_ID_CONFLICT_SQL =
+	"WITH q AS (DELETE FROM stage s WHERE EXISTS (SELECT 1 FROM transactions t WHERE t.txn_id = s.txn_id)"
+	"  OR EXISTS (SELECT 1 FROM stage o WHERE o.txn_id = s.txn_id"
+	"   AND (o.station_id, o.lane_id, o.lane_seq) < (s.station_id, s.lane_id, s.lane_seq))"
+	" RETURNING s.station_id, s.lane_id, s.lane_seq, s.payload, s.payload_hash)"
+	"INSERT INTO quarantine (station_id, lane_id, lane_seq, reason, payload, payload_hash)"
+	" SELECT station_id, lane_id, lane_seq, 'txn-id-conflict', payload, payload_hash FROM q"
+	" ON CONFLICT (payload_hash, reason) DO UPDATE SET seen = quarantine.seen + 1, last_seen = now()";
+
+#define NEW_STATUS(delta)                                                                         \
+	"CASE WHEN a.kind <> 'customer' THEN a.status"                                              \
+	" WHEN a.blocked_reason <> 0 OR a.balance_vnd + " delta " < 0 THEN 2"                        \
+	" WHEN a.balance_vnd + " delta " < a.low_threshold_vnd THEN 1 ELSE 0 END"
+
+/* The set-wise part, one statement over the stage: the customer accounts
+ * charged (acc); the transactions go in (i); the charges central can post
+ * (p) become ledger entries, debit the customer and credit the station's
+ * revenue account (l); balances move once per account (d, u), with the
+ * status the lanes see and a new list version when it changes (the old
+ * status from a self-join: RETURNING sees only the new row); a
+ * notification per status change (sn) and per debit (dn: the balance right
+ * after that debit, in the lane's time order).  No join here is between
+ * two CTEs without a hash key: the planner knows nothing of their sizes
+ * and a nested loop over two of them is quadratic.
+ *
+ * The settler knows which (lane, seq) are new (its cache is the committed
+ * lane_progress), so every staged row is expected to go in.  A unique
+ * violation (a transaction id some other record has, or a second writer on
+ * the database) rolls the group back; the group then runs again carefully,
+ * TXN_ID_CONFLICT_SQL first.  No ON CONFLICT here: it costs a third more
+ * per row, and only the rare group should pay for it.
+ *
+ * Returns: transactions stored, posted, not posted (account unknown),
+ * status notifications. */
+static const char *const SETTLE_SQL =
+	"WITH acc AS ("
+	" SELECT a.id FROM accounts a WHERE a.kind = 'customer'"
+	"  AND a.id IN (SELECT s.account_id FROM stage s WHERE s.outcome = 1 AND s.fee_vnd > 0)),"
+	" i AS ("
 	" INSERT INTO transactions (txn_id, station_id, lane_id, lane_seq, time_ms, utc_offset_min,"
 	"  outcome, flags, epc_hex, account_id, vclass, entry_station, entry_time_ms, fee_vnd, key_id,"
 	"  payload, payload_hash, disposition)"
@@ -430,52 +518,34 @@ static const char *const INSERT_TXNS_SQL =
 	"  s.flags, s.epc_hex, s.account_id, s.vclass, s.entry_station, s.entry_time_ms, s.fee_vnd,"
 	"  s.key_id, s.payload, s.payload_hash,"
 	"  CASE WHEN s.outcome = 1 AND s.fee_vnd > 0 THEN"
-	"   CASE WHEN a.id IS NULL THEN 'account_not_found' ELSE 'posted' END"
+	"   CASE WHEN c.id IS NULL THEN 'account_not_found' ELSE 'posted' END"
 	"  ELSE 'no_charge' END"
-	" FROM stage s LEFT JOIN accounts a ON a.id = s.account_id AND a.kind = 'customer'"
-	" ON CONFLICT DO NOTHING"
-	" RETURNING txn_id, station_id, lane_seq, account_id, fee_vnd, time_ms, disposition)"
-	"INSERT INTO ins SELECT * FROM i";
-
-static const char *const TXN_ID_CONFLICT_SQL =
-	"INSERT INTO quarantine (station_id, lane_id, lane_seq, reason, payload, payload_hash)"
-	" SELECT s.station_id, s.lane_id, s.lane_seq, 'txn-id-conflict', s.payload, s.payload_hash"
-	" FROM stage s WHERE NOT EXISTS (SELECT 1 FROM ins i WHERE i.txn_id = s.txn_id AND"
-	"  i.station_id = s.station_id AND i.lane_seq = s.lane_seq)"
-	" ON CONFLICT (payload_hash, reason) DO UPDATE SET seen = quarantine.seen + 1, last_seen = now()";
-
-static const char *const LEDGER_SQL =
-	"INSERT INTO ledger_entries (kind, txn_id, debit_account, credit_account, amount_vnd)"
-	" SELECT 'toll', i.txn_id, i.account_id, st.revenue_account_id, i.fee_vnd"
-	" FROM ins i JOIN stations st ON st.id = i.station_id WHERE i.disposition = 'posted'";
-
-#define NEW_STATUS(delta)                                                                         \
-	"CASE WHEN a.kind <> 'customer' THEN a.status"                                              \
-	" WHEN a.blocked_reason <> 0 OR a.balance_vnd + " delta " < 0 THEN 2"                        \
-	" WHEN a.balance_vnd + " delta " < a.low_threshold_vnd THEN 1 ELSE 0 END"
-
-static const char *const BALANCES_SQL =
-	"WITH d AS ("
-	" SELECT acc, sum(delta)::bigint AS delta FROM ("
-	"  SELECT i.account_id AS acc, -i.fee_vnd AS delta FROM ins i WHERE i.disposition = 'posted'"
-	"  UNION ALL SELECT st.revenue_account_id, i.fee_vnd FROM ins i JOIN stations st"
-	"   ON st.id = i.station_id WHERE i.disposition = 'posted') x GROUP BY acc),"
-	" old AS (SELECT a.id, a.status AS old_status FROM accounts a JOIN d ON d.acc = a.id),"
+	" FROM stage s LEFT JOIN acc c ON c.id = s.account_id"
+	" RETURNING txn_id, station_id, account_id, fee_vnd, time_ms, disposition),"
+	" p AS (SELECT i.txn_id, i.account_id, i.fee_vnd, i.time_ms, st.revenue_account_id AS rev"
+	"  FROM i JOIN stations st ON st.id = i.station_id WHERE i.disposition = 'posted'),"
+	" l AS (INSERT INTO ledger_entries (kind, txn_id, debit_account, credit_account, amount_vnd)"
+	"  SELECT 'toll', p.txn_id, p.account_id, p.rev, p.fee_vnd FROM p RETURNING 1),"
+	" d AS (SELECT x.acc, sum(x.delta)::bigint AS delta FROM ("
+	"  SELECT p.account_id AS acc, -p.fee_vnd AS delta FROM p"
+	"  UNION ALL SELECT p.rev, p.fee_vnd FROM p) x GROUP BY x.acc),"
 	" u AS (UPDATE accounts a SET balance_vnd = a.balance_vnd + d.delta,"
 	"  status = " NEW_STATUS("d.delta") ","
 	"  list_version = CASE WHEN " NEW_STATUS("d.delta") " <> a.status"
 	"   THEN nextval('list_version_seq') ELSE a.list_version END"
-	"  FROM d WHERE a.id = d.acc RETURNING a.id, a.kind, a.status, a.balance_vnd)"
-	"INSERT INTO notifications (account_id, kind, status, balance_vnd)"
-	" SELECT u.id, 'status', u.status, u.balance_vnd FROM u JOIN old ON old.id = u.id"
-	" WHERE u.kind = 'customer' AND u.status <> old.old_status";
-
-static const char *const DEBIT_NOTES_SQL =
-	"INSERT INTO notifications (account_id, kind, txn_id, amount_vnd, balance_vnd)"
-	" SELECT i.account_id, 'debit', i.txn_id, i.fee_vnd,"
-	"  a.balance_vnd + COALESCE(sum(i.fee_vnd) OVER (PARTITION BY i.account_id ORDER BY i.time_ms, i.txn_id"
-	"   ROWS BETWEEN 1 FOLLOWING AND UNBOUNDED FOLLOWING), 0)"
-	" FROM ins i JOIN accounts a ON a.id = i.account_id WHERE i.disposition = 'posted'";
+	"  FROM (SELECT d.acc, d.delta, o.status AS old_status FROM d JOIN accounts o ON o.id = d.acc) d"
+	"  WHERE a.id = d.acc RETURNING a.id, a.kind, a.status, a.balance_vnd, d.old_status),"
+	" sn AS (INSERT INTO notifications (account_id, kind, status, balance_vnd)"
+	"  SELECT u.id, 'status', u.status, u.balance_vnd FROM u"
+	"  WHERE u.kind = 'customer' AND u.status <> u.old_status RETURNING 1),"
+	" dn AS (INSERT INTO notifications (account_id, kind, txn_id, amount_vnd, balance_vnd)"
+	"  SELECT p.account_id, 'debit', p.txn_id, p.fee_vnd,"
+	"   u.balance_vnd + COALESCE(sum(p.fee_vnd) OVER (PARTITION BY p.account_id ORDER BY p.time_ms, p.txn_id"
+	"    ROWS BETWEEN 1 FOLLOWING AND UNBOUNDED FOLLOWING), 0)"
+	"  FROM p JOIN u ON u.id = p.account_id RETURNING 1)"
+	"SELECT (SELECT count(*) FROM i), (SELECT count(*) FROM l),"
+	" (SELECT count(*) FROM i WHERE disposition = 'account_not_found'), (SELECT count(*) FROM sn),"
+	" (SELECT count(*) FROM dn)";
 
 static int
 cmd_count(struct settler *s, const char *sql, uint64_t *n, char *err, size_t errlen)
@@ -566,7 +636,7 @@ write_gaps_and_progress(struct settler *s, struct settle_batch **b, unsigned n, 
 }
 
 static int
-run(struct settler *s, struct settle_batch **b, unsigned n, char *err, size_t errlen)
+run(struct settler *s, struct settle_batch **b, unsigned n, int careful, char *err, size_t errlen)
 {
 	int rc;
 
@@ -615,35 +685,42 @@ run(struct settler *s, struct settle_batch **b, unsigned n, char *err, size_t er
 	if (s->copy_len > 0) {
 		uint64_t inserted = 0, conflicts = 0, posted = 0, unposted = 0, notes = 0;
 		PGresult *res;
+		rc = copy_room(s, 2);
+		if (rc != 0)
+			return rc;
+		put_be(s, 0xffff, 2); /* the trailer */
 		rc = cdb_copy_in(s->db,
 				 "COPY stage (txn_id, station_id, lane_id, lane_seq, time_ms, utc_offset_min,"
 				 " outcome, flags, epc_hex, account_id, vclass, entry_station, entry_time_ms,"
-				 " fee_vnd, key_id, payload, payload_hash) FROM STDIN",
+				 " fee_vnd, key_id, payload, payload_hash) FROM STDIN (FORMAT binary)",
 				 s->copy, s->copy_len, err, errlen);
-		if (rc == 0)
-			rc = cmd_count(s, INSERT_TXNS_SQL, &inserted, err, errlen);
-		if (rc == 0)
+		if (rc == 0 && careful)
 			rc = cmd_count(s, TXN_ID_CONFLICT_SQL, &conflicts, err, errlen);
 		if (rc == 0)
-			rc = cmd_count(s, LEDGER_SQL, &posted, err, errlen);
-		if (rc == 0)
-			rc = cmd_count(s, BALANCES_SQL, &notes, err, errlen);
-		if (rc == 0)
-			rc = cmd_count(s, DEBIT_NOTES_SQL, NULL, err, errlen);
-		if (rc == 0)
-			rc = cdb_query(s->db, "SELECT count(*) FROM ins WHERE disposition = 'account_not_found'",
-				       0, NULL, &res, err, errlen);
+			rc = cdb_query(s->db, SETTLE_SQL, 0, NULL, &res, err, errlen);
 		if (rc != 0)
 			return rc;
-		unposted = strtoull(PQgetvalue(res, 0, 0), NULL, 10);
+		if (PQntuples(res) != 1 || PQnfields(res) != 5) {
+			PQclear(res);
+			snprintf(err, errlen, "settlement statement: unexpected result shape");
+			return TOLL_EDB;
+		}
+		inserted = strtoull(PQgetvalue(res, 0, 0), NULL, 10);
+		posted = strtoull(PQgetvalue(res, 0, 1), NULL, 10);
+		unposted = strtoull(PQgetvalue(res, 0, 2), NULL, 10);
+		notes = strtoull(PQgetvalue(res, 0, 3), NULL, 10) + strtoull(PQgetvalue(res, 0, 4), NULL, 10);
 		PQclear(res);
 		if (conflicts > 0)
 			toll_err("%" PRIu64 " records carry a transaction id another record has: quarantined"
 				 " (txn-id-conflict)", conflicts);
 		s->stats.posted += posted;
 		s->stats.unposted += unposted;
-		s->stats.notifications += notes + posted;
-		(void)inserted;
+		s->stats.notifications += notes;
+		if (inserted + conflicts != s->nacc) {
+			snprintf(err, errlen, "%" PRIu64 " transactions stored and %" PRIu64 " kept aside of %zu staged",
+				 inserted, conflicts, s->nacc);
+			return TOLL_EDB;
+		}
 	}
 	rc = write_quarantine(s, err, errlen);
 	if (rc == 0)
@@ -656,18 +733,30 @@ run(struct settler *s, struct settle_batch **b, unsigned n, char *err, size_t er
 int
 settler_run(struct settler *s, struct settle_batch **b, unsigned n, char *err, size_t errlen)
 {
-	s->copy_len = 0;
-	s->nq = s->ng = s->nacc = s->nd = 0;
-	for (size_t i = 0; i < s->cap; i++)
-		s->lanes[i].touched = 0;
-	int rc = run(s, b, n, err, errlen);
-	if (rc != 0) {
+	/* what a failed attempt counted is not kept: it is counted again */
+	struct settle_stats before = s->stats;
+	int rc;
+
+	for (int careful = 0;; careful = 1) {
+		s->copy_len = 0;
+		s->nq = s->ng = s->nacc = s->nd = 0;
+		for (size_t i = 0; i < s->cap; i++)
+			s->lanes[i].touched = 0;
+		rc = run(s, b, n, careful, err, errlen);
+		if (rc == 0)
+			break;
 		char e2[128];
 		if (!cdb_broken(s->db))
 			(void)cdb_exec(s->db, "ROLLBACK", e2, sizeof(e2));
 		drop_cache(s);
+		s->stats = before;
+		if (rc == TOLL_EEXIST && !careful) {
+			s->stats.careful_groups++;
+			before = s->stats;
+			continue;
+		}
 		s->stats.db_errors++;
-		return rc == TOLL_ENOMEM ? rc : TOLL_EAGAIN;
+		return rc == TOLL_EEXIST ? TOLL_EDB : rc;
 	}
 	/* durable: the group's progress is now the lanes' progress */
 	s->stats.groups++;

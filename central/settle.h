@@ -20,10 +20,15 @@
  *     duplicate (no effect), different bytes a conflict (quarantine, alarm);
  *   - a seq beyond acked + 1 is a gap: recorded, nothing after it taken.
  *
+ *   - a record signed by the lane with a value the ledger cannot hold (an
+ *     account id or entry station beyond the columns, a fee above
+ *     SETTLE_FEE_MAX_VND) is quarantined ("out-of-range") and the progress
+ *     moves on, as for a broken chain.
+ *
  * COMMIT returns before any result is handed back, so an acknowledgement
  * only ever covers what is durable.  On any database error the
  * transaction is rolled back, the cache dropped (it is reloaded from the
- * database) and TOLL_EAGAIN returned: every batch of the group is to be
+ * database) and the error returned: every batch of the group is to be
  * answered RETRY. */
 #ifndef CENTRAL_SETTLE_H
 #define CENTRAL_SETTLE_H
@@ -35,6 +40,10 @@
 
 struct cdb;
 struct keyring;
+
+/* No toll is this large (the dearest closed-road trip is a few million
+ * VND): a signed record above it is a lane's error, quarantined. */
+#define SETTLE_FEE_MAX_VND 100000000
 
 struct settle_item {
 	const uint8_t *bytes;
@@ -59,6 +68,8 @@ struct settle_batch {
 struct settle_stats {
 	uint64_t groups, batches, records, accepted, duplicates, quarantined, conflicts, chain_breaks;
 	uint64_t gaps, posted, unposted, notifications, db_errors;
+	uint64_t out_of_range;	 /* signed records the ledger cannot hold */
+	uint64_t careful_groups; /* run again with ON CONFLICT after a unique violation */
 	uint64_t by_verdict[8];
 };
 
@@ -66,8 +77,10 @@ struct settler;
 
 int settler_new(struct cdb *db, struct settler **out);
 void settler_free(struct settler *s);
-/* Settle a group; 0 (results in each batch) or TOLL_EAGAIN (nothing
- * committed). */
+/* Settle a group; 0 (results in each batch), or nothing committed:
+ * TOLL_EAGAIN (the database is away or busy: the same group may pass
+ * later), TOLL_EDB (the database refused the group: settle its batches
+ * one by one to find the one it refuses), TOLL_ENOMEM. */
 int settler_run(struct settler *s, struct settle_batch **b, unsigned n, char *err, size_t errlen);
 /* After a database reconnect: use db and forget the cache. */
 void settler_reset(struct settler *s, struct cdb *db);

@@ -116,6 +116,16 @@ invariants(const char *when)
 	ITEST_CHECK(sql_int("SELECT count(*) FROM ledger_entries l WHERE l.kind = 'toll' AND l.amount_vnd <>"
 			    " (SELECT fee_vnd FROM transactions t WHERE t.txn_id = l.txn_id)") == 0,
 		    "%s: an entry's amount is not its transaction's fee", when);
+	/* the drivers' notices: one per debit, the balance right after it (here
+	 * accounts only ever go down after their opening: the last is the lowest) */
+	ITEST_CHECK(sql_int("SELECT count(*) FROM ledger_entries l WHERE l.kind = 'toll' AND (SELECT count(*) FROM"
+			    " notifications n WHERE n.kind = 'debit' AND n.txn_id = l.txn_id AND n.amount_vnd = l.amount_vnd"
+			    " AND n.account_id = l.debit_account) <> 1") == 0,
+		    "%s: a debit without exactly one notice", when);
+	ITEST_CHECK(sql_int("SELECT count(*) FROM accounts a WHERE a.kind = 'customer' AND EXISTS (SELECT 1 FROM notifications"
+			    " n WHERE n.account_id = a.id AND n.kind = 'debit') AND a.balance_vnd <> (SELECT min(balance_vnd)"
+			    " FROM notifications n WHERE n.account_id = a.id AND n.kind = 'debit')") == 0,
+		    "%s: the last debit notice does not show the balance", when);
 	ITEST_CHECK(sql_int("SELECT count(*) FROM (SELECT 1 FROM transactions GROUP BY station_id, lane_id, lane_seq"
 			    " HAVING count(*) > 1) x") == 0,
 		    "%s: a (lane, seq) stored twice", when);
@@ -124,7 +134,8 @@ invariants(const char *when)
 			continue;
 		int64_t have = sql_int("SELECT (SELECT count(*) FROM transactions WHERE station_id = %d AND lane_id = %d"
 				       " AND lane_seq <= %" PRIu64 ") + (SELECT count(DISTINCT lane_seq) FROM quarantine"
-				       " WHERE station_id = %d AND lane_id = %d AND reason = 'chain' AND lane_seq <= %" PRIu64 ")",
+				       " WHERE station_id = %d AND lane_id = %d AND reason IN ('chain', 'out-of-range', 'txn-id-conflict')"
+				       " AND lane_seq <= %" PRIu64 ")",
 				       STATION, l, lanes[l].acked, STATION, l, lanes[l].acked);
 		ITEST_CHECK(have == (int64_t)lanes[l].acked, "%s: lane %d: %" PRId64 " records stored of %" PRIu64 " acknowledged",
 			    when, l, have, lanes[l].acked);
@@ -246,6 +257,54 @@ send_batch(int lane_in_header, struct rec *recs, unsigned n, struct toll_umsg_ac
 	return rc;
 }
 
+/* A batch sent without waiting for its answer (its own connection). */
+struct pending {
+	nng_socket s;
+	int lane;
+};
+
+static int
+send_async(int lane, struct rec *recs, unsigned n, struct pending *p)
+{
+	static uint8_t buf[TOLL_UMSG_MAX_BYTES];
+	const uint8_t *rp[TOLL_UMSG_BATCH_MAX];
+	size_t lens[TOLL_UMSG_BATCH_MAX], len;
+	nng_msg *m;
+	for (unsigned i = 0; i < n; i++) {
+		rp[i] = recs[i].b;
+		lens[i] = TOLL_TXN_BYTES;
+	}
+	p->lane = lane;
+	if (toll_umsg_encode_batch(buf, sizeof(buf), STATION, (uint16_t)lane, rp, lens, n, &len) != 0 ||
+	    nng_req0_open(&p->s) != 0)
+		return -1;
+	nng_socket_set_ms(p->s, NNG_OPT_RECVTIMEO, 10000);
+	nng_socket_set_ms(p->s, NNG_OPT_REQ_RESENDTIME, NNG_DURATION_INFINITE);
+	if (nng_dial(p->s, url, NULL, 0) != 0 || nng_msg_alloc(&m, 0) != 0 || nng_msg_append(m, buf, len) != 0 ||
+	    nng_sendmsg(p->s, m, 0) != 0)
+		return -1;
+	return 0;
+}
+
+static int
+recv_ack(struct pending *p, struct toll_umsg_ack *ack)
+{
+	static struct toll_umsg d;
+	nng_msg *rep;
+	int ok = 0;
+	if (nng_recvmsg(p->s, &rep, 0) == 0) {
+		ok = toll_umsg_decode(nng_msg_body(rep), nng_msg_len(rep), &d) == 0 && d.type == TOLL_UMSG_ACK;
+		nng_msg_free(rep);
+	}
+	nng_close(p->s);
+	if (!ok)
+		return -1;
+	*ack = d.ack;
+	if (ack->status == TOLL_UMSG_OK && ack->acked_seq > lanes[p->lane].acked)
+		lanes[p->lane].acked = ack->acked_seq;
+	return 0;
+}
+
 /* ---- processes ------------------------------------------------------------- */
 
 static void
@@ -316,6 +375,14 @@ static void
 edit_lane2(struct toll_txn *t)
 {
 	t->lane_id = 2;
+}
+
+static uint8_t taken_id[16];
+
+static void
+edit_txn_id(struct toll_txn *t)
+{
+	memcpy(t->txn_id, taken_id, 16);
 }
 
 int
@@ -596,6 +663,148 @@ main(void)
 	ITEST_CHECK(settled, "after the database came back: settled (status %u acked %" PRIu64 ")", a.status, a.acked_seq);
 	pg_connect();
 	invariants("database restart");
+
+	/* 14. a signed record the ledger cannot hold (a fee no toll has):
+	 * kept aside, the lane moves on */
+	uint64_t l4 = lanes[4].acked;
+	next_rec(4, 1002, 100000001, &r[0]); /* SETTLE_FEE_MAX_VND + 1 */
+	next_rec(4, 1002, 6000, &r[1]);
+	ITEST_CHECK(send_batch(4, r, 2, &a) == 0 && a.acked_seq == l4 + 2 && a.quarantined == 1 && a.accepted == 1,
+		    "out of range: acked %" PRIu64 " quarantined %u accepted %u", a.acked_seq, a.quarantined, a.accepted);
+	ITEST_CHECK(sql_int("SELECT count(*) FROM quarantine WHERE reason = 'out-of-range' AND lane_id = 4") == 1,
+		    "kept as out-of-range");
+	ITEST_CHECK(send_batch(4, r, 2, &a) == 0 && a.duplicates == 2 && a.quarantined == 0,
+		    "the two again: duplicates %u quarantined %u", a.duplicates, a.quarantined);
+	invariants("out of range");
+
+	/* 15. a record signed by lane 4 with the transaction id of one of lane
+	 * 1's: the group is run again carefully, the record kept aside as
+	 * txn-id-conflict, the rest of the group settles */
+	{
+		PGresult *res = PQexec(pg, "SELECT replace(txn_id::text, '-', '') FROM transactions"
+					   " WHERE lane_id = 1 AND lane_seq = 5");
+		if (PQntuples(res) == 1)
+			toll_hex_decode(PQgetvalue(res, 0, 0), taken_id, 16);
+		PQclear(res);
+	}
+	l4 = lanes[4].acked;
+	next_rec(4, 1003, 2500, &r[0]);
+	{
+		/* the chain of lane 4 goes on from the changed record */
+		resign(&r[0], lanes[4].key, 0, edit_txn_id);
+		struct toll_txn t;
+		toll_txn_decode(r[0].b, sizeof(r[0].b), &t);
+		toll_txn_hash(&t, lanes[4].hash);
+	}
+	next_rec(4, 1003, 2500, &r[1]);
+	before = sql_int("SELECT count(*) FROM transactions");
+	ITEST_CHECK(send_batch(4, r, 2, &a) == 0 && a.acked_seq == l4 + 2 && a.accepted == 2,
+		    "txn id taken: acked %" PRIu64 " accepted %u", a.acked_seq, a.accepted);
+	ITEST_CHECK(sql_int("SELECT count(*) FROM quarantine WHERE reason = 'txn-id-conflict' AND lane_id = 4") == 1,
+		    "kept as txn-id-conflict");
+	ITEST_CHECK(sql_int("SELECT count(*) FROM transactions") == before + 1, "the other record settled");
+	ITEST_CHECK(itest_run("%s status --socket %s | grep -q ' careful_groups=1 '", itest_bin("toll-central"),
+			      sock_path) == 0,
+		    "counted as a careful group");
+	invariants("txn id conflict");
+
+	/* 16. the database refuses one lane's batch (a constraint added here):
+	 * that lane is answered RETRY and keeps it, another lane's batch in
+	 * the same group settles; without the constraint it settles.  To have
+	 * both in one group, the settler is held on a row lock (lane 2's
+	 * progress) while they arrive. */
+	struct toll_umsg_ack a1, a2, a4;
+	struct pending p1, p2, p4;
+	ITEST_CHECK(sql_ok("ALTER TABLE transactions ADD CONSTRAINT test_refuse_lane1 CHECK (lane_id <> 1) NOT VALID"),
+		    "constraint added");
+	uint64_t l1 = lanes[1].acked, l2 = lanes[2].acked;
+	l4 = lanes[4].acked;
+	for (int i = 0; i < 5; i++) {
+		next_rec(1, 1004, 3000, &r[i]);
+		next_rec(2, 1005, 3000, &r[10 + i]);
+		next_rec(4, 1006, 3000, &r[20 + i]);
+	}
+	PGconn *holder = PQconnectdb("");
+	PQclear(PQexec(holder, "BEGIN"));
+	PGresult *lock = PQexec(holder, "SELECT 1 FROM lane_progress WHERE station_id = 101 AND lane_id = 2 FOR UPDATE");
+	ITEST_CHECK(PQresultStatus(lock) == PGRES_TUPLES_OK && PQntuples(lock) == 1, "lane 2's progress locked");
+	PQclear(lock);
+	ITEST_CHECK(send_async(2, &r[10], 5, &p2) == 0, "lane 2 sent");
+	itest_sleep_ms(300); /* the settler waits on the lock */
+	ITEST_CHECK(send_async(1, r, 5, &p1) == 0 && send_async(4, &r[20], 5, &p4) == 0, "lanes 1 and 4 sent");
+	itest_sleep_ms(300); /* both verified and waiting */
+	PQclear(PQexec(holder, "COMMIT"));
+	PQfinish(holder);
+	ITEST_CHECK(recv_ack(&p2, &a2) == 0 && a2.status == TOLL_UMSG_OK && a2.acked_seq == l2 + 5,
+		    "lane 2 settled: status %u acked %" PRIu64, a2.status, a2.acked_seq);
+	ITEST_CHECK(recv_ack(&p1, &a1) == 0 && a1.status == TOLL_UMSG_RETRY, "the refused batch: RETRY (status %u)",
+		    a1.status);
+	ITEST_CHECK(recv_ack(&p4, &a4) == 0 && a4.status == TOLL_UMSG_OK && a4.acked_seq == l4 + 5,
+		    "the other batch of the group settled: status %u acked %" PRIu64, a4.status, a4.acked_seq);
+	ITEST_CHECK(itest_run("%s status --socket %s | grep -q ' refused_batches=[1-9]'", itest_bin("toll-central"),
+			      sock_path) == 0,
+		    "counted as refused");
+	ITEST_CHECK(sql_ok("ALTER TABLE transactions DROP CONSTRAINT test_refuse_lane1"), "constraint dropped");
+	ITEST_CHECK(send_batch(1, r, 5, &a) == 0 && a.status == TOLL_UMSG_OK && a.acked_seq == l1 + 5 && a.accepted == 5,
+		    "then settled: status %u acked %" PRIu64, a.status, a.acked_seq);
+	invariants("a batch refused");
+
+	/* accounts are never deleted or renumbered, and ledger entries and
+	 * notifications refer to accounts that exist (checked per statement
+	 * instead of by foreign keys) */
+	ITEST_CHECK(!sql_ok("DELETE FROM accounts WHERE id = 1010"), "an account cannot be deleted");
+	ITEST_CHECK(!sql_ok("UPDATE accounts SET id = 77 WHERE id = 1010"), "an account cannot be renumbered");
+	ITEST_CHECK(!sql_ok("INSERT INTO ledger_entries (kind, debit_account, credit_account, amount_vnd)"
+			    " VALUES ('correction', 1010, 4242, 1)"),
+		    "no ledger entry to an account that does not exist");
+	ITEST_CHECK(!sql_ok("INSERT INTO ledger_entries (kind, debit_account, credit_account, amount_vnd, corrects)"
+			    " VALUES ('correction', 1010, 1009, 1, 987654321)"),
+		    "no correction of an entry that does not exist");
+	ITEST_CHECK(!sql_ok("INSERT INTO notifications (account_id, kind) VALUES (4242, 'status')"),
+		    "no notification for an account that does not exist");
+	invariants("refused references");
+
+	/* 17. a second toll-central on the same database stands by (answers
+	 * RETRY) while the first settles; the first killed, it takes over */
+	{
+		struct itest_proc standby;
+		char url2[64], sock2[300], log2[320], l[100], c[340];
+		snprintf(url2, sizeof(url2), "tcp://127.0.0.1:%d", itest_free_ports(1));
+		snprintf(sock2, sizeof(sock2), "%s/central2.sock", dir);
+		snprintf(log2, sizeof(log2), "%s/central2.log", dir);
+		snprintf(l, sizeof(l), "listen=%s", url2);
+		snprintf(c, sizeof(c), "control.socket=%s", sock2);
+		char *const argv[] = {(char *)itest_bin("toll-central"), "run", "--set", l, "--set", c, "--set", conf_keys,
+				      "--set", "db.retry_max=500ms", NULL};
+		ITEST_CHECK(itest_start(&standby, log2, argv) == 0, "second central started");
+		int standing = 0;
+		for (int i = 0; i < 50 && !standing; i++) {
+			standing = itest_run("%s status --socket %s 2>/dev/null | grep -q '^database STANDBY'",
+					     itest_bin("toll-central"), sock2) == 0;
+			if (!standing)
+				itest_sleep_ms(100);
+		}
+		ITEST_CHECK(standing, "the second central stands by");
+		snprintf(url, sizeof(url), "%s", url2); /* the lanes now send to the second */
+		l4 = lanes[4].acked;
+		for (int i = 0; i < 3; i++)
+			next_rec(4, 1007, 1000, &r[i]);
+		ITEST_CHECK(send_batch(4, r, 3, &a) == 0 && a.status == TOLL_UMSG_RETRY,
+			    "the standby answers RETRY (status %u)", a.status);
+		itest_kill9(&central);
+		settled = 0;
+		for (int i = 0; i < 100 && !settled; i++) {
+			if (send_batch(4, r, 3, &a) == 0 && a.status == TOLL_UMSG_OK && a.acked_seq == l4 + 3)
+				settled = 1;
+			else
+				itest_sleep_ms(100);
+		}
+		ITEST_CHECK(settled, "the standby took over and settled (status %u acked %" PRIu64 ")", a.status,
+			    a.acked_seq);
+		central = standby;
+		snprintf(sock_path, sizeof(sock_path), "%s", sock2);
+	}
+	invariants("standby takes over");
 
 	/* the application role cannot change history */
 	ITEST_CHECK(!sql_ok("SET ROLE toll_app; UPDATE transactions SET fee_vnd = 0"), "toll_app cannot UPDATE transactions");
