@@ -12,9 +12,9 @@
  * changed is printed once the transaction has committed; refusals and
  * failures go to stderr as "toll-admin: ..." with exit 1.
  *
- * The tag status list version (accounts.list_version, tags.list_version)
- * takes nextval('list_version_seq') on every change the lanes must hear
- * about: a new tag or account, a block or unblock. */
+ * Every change the lanes must hear about (a new tag or account, a block or
+ * unblock) stamps the row's list_xid with this transaction's id
+ * (central/sql/001_init.sql): central's list publisher finds it there. */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdarg.h>
@@ -237,7 +237,7 @@ table_add(struct admin_table *t, const char *const *cells)
 /* ---- accounts ---------------------------------------------------------- */
 
 #define ACCOUNT_COLS                                                                           \
-	"id, kind, name, balance_vnd, status, low_threshold_vnd, blocked_reason, list_version, " \
+	"id, kind, name, balance_vnd, status, low_threshold_vnd, blocked_reason, list_xid, " \
 	TS("created_at")
 
 /* The account as a one-row table; 1 (and a message) when there is none. */
@@ -245,7 +245,7 @@ static int
 print_account(struct admin *a, uint64_t id)
 {
 	static const char *const names[] = {"id",		 "kind",	   "name",	   "balance_vnd",
-					    "status",		 "low_threshold_vnd", "blocked_reason", "list_version",
+					    "status",		 "low_threshold_vnd", "blocked_reason", "list_xid",
 					    "created_at"};
 	struct num n = num(id);
 	const char *p[1] = {n.s};
@@ -316,8 +316,8 @@ run_account_add(struct admin *a, const struct req *r)
 	PGresult *res;
 
 	if (sql(a, &res,
-		"INSERT INTO accounts (id, kind, name, low_threshold_vnd, status, list_version)"
-		" VALUES ($1, $2, $3, $4, $5, nextval('list_version_seq'))"
+		"INSERT INTO accounts (id, kind, name, low_threshold_vnd, status, list_xid)"
+		" VALUES ($1, $2, $3, $4, $5, pg_current_xact_id()::text::bigint)"
 		" ON CONFLICT (id) DO NOTHING RETURNING id",
 		5, p) != 0)
 		return db_fail(a, "could not add account %s", id.s);
@@ -487,7 +487,7 @@ set_account_block(struct admin *a, uint64_t account, unsigned reason)
 		"UPDATE accounts SET blocked_reason = $2,"
 		" status = CASE WHEN $2::smallint > 0 THEN 2 WHEN balance_vnd < 0 THEN 2"
 		"          WHEN balance_vnd < low_threshold_vnd THEN 1 ELSE 0 END,"
-		" list_version = nextval('list_version_seq')"
+		" list_xid = pg_current_xact_id()::text::bigint"
 		" WHERE id = $1 RETURNING status, balance_vnd",
 		2, p) != 0)
 		return db_fail(a, "could not %s account %s", reason ? "block" : "unblock", id.s);
@@ -594,7 +594,7 @@ static int
 print_tag(struct admin *a, const char *epc)
 {
 	static const char *const names[] = {"epc",	  "tid",    "vehicle_id", "account_id", "plate",
-					    "status", "reason", "exempt",	  "list_version"};
+					    "status", "reason", "exempt",	  "list_xid"};
 	const char *p[1] = {epc};
 	PGresult *res;
 	struct admin_table *t;
@@ -603,7 +603,7 @@ print_tag(struct admin *a, const char *epc)
 
 	if (sql(a, &res,
 		"SELECT t.epc_hex, encode(t.tid, 'hex'), t.vehicle_id, v.account_id, v.plate, t.status,"
-		" t.reason, t.exempt, t.list_version FROM tags t JOIN vehicles v ON v.id = t.vehicle_id"
+		" t.reason, t.exempt, t.list_xid FROM tags t JOIN vehicles v ON v.id = t.vehicle_id"
 		" WHERE t.epc_hex = $1",
 		1, p) != 0)
 		return db_fail(a, "could not read tag %s", epc);
@@ -668,8 +668,8 @@ run_tag_add(struct admin *a, const struct req *r)
 		return 1;
 	}
 	if (sql(a, &res,
-		"INSERT INTO tags (epc_hex, tid, vehicle_id, exempt, list_version)"
-		" VALUES ($1, $2::bytea, $3, $4, nextval('list_version_seq'))"
+		"INSERT INTO tags (epc_hex, tid, vehicle_id, exempt, list_xid)"
+		" VALUES ($1, $2::bytea, $3, $4, pg_current_xact_id()::text::bigint)"
 		" ON CONFLICT (epc_hex) DO NOTHING RETURNING vehicle_id",
 		4, p) != 0)
 		return db_fail(a, "could not add tag %s", r->epc);
@@ -728,7 +728,7 @@ set_tag_block(struct admin *a, const char *epc, unsigned reason)
 		return print_tag(a, epc);
 	}
 	if (sql(a, NULL,
-		"UPDATE tags SET status = $3, reason = $2, list_version = nextval('list_version_seq')"
+		"UPDATE tags SET status = $3, reason = $2, list_xid = pg_current_xact_id()::text::bigint"
 		" WHERE epc_hex = $1",
 		3, p) != 0)
 		return db_fail(a, "could not %s tag %s", reason ? "block" : "unblock", epc);
@@ -802,8 +802,8 @@ run_station_add(struct admin *a, const struct req *r)
 		return 1;
 	}
 	if (sql(a, &res,
-		"INSERT INTO accounts (id, kind, name, low_threshold_vnd, list_version)"
-		" VALUES ($1, 'revenue', $2, 0, nextval('list_version_seq'))"
+		"INSERT INTO accounts (id, kind, name, low_threshold_vnd, list_xid)"
+		" VALUES ($1, 'revenue', $2, 0, pg_current_xact_id()::text::bigint)"
 		" ON CONFLICT (id) DO NOTHING RETURNING id",
 		2, pa) != 0)
 		return db_fail(a, "could not add the revenue account %s of station %s", acc.s, id.s);

@@ -490,8 +490,10 @@ static const char *const TXN_ID_CONFLICT_SQL =
  * charged (acc); the transactions go in (i); the charges central can post
  * (p) become ledger entries, debit the customer and credit the station's
  * revenue account (l); balances move once per account (d, u), with the
- * status the lanes see and a new list version when it changes (the old
- * status from a self-join: RETURNING sees only the new row); a
+ * status the lanes see; the row is stamped for the lanes' list (list_xid)
+ * when the status changes, and on every move while it is low or invalid,
+ * where the exact balance decides at the lane (the old status from a
+ * self-join: RETURNING sees only the new row); a
  * notification per status change (sn) and per debit (dn: the balance right
  * after that debit, in the lane's time order).  No join here is between
  * two CTEs without a hash key: the planner knows nothing of their sizes
@@ -531,8 +533,8 @@ static const char *const SETTLE_SQL =
 	"  UNION ALL SELECT p.rev, p.fee_vnd FROM p) x GROUP BY x.acc),"
 	" u AS (UPDATE accounts a SET balance_vnd = a.balance_vnd + d.delta,"
 	"  status = " NEW_STATUS("d.delta") ","
-	"  list_version = CASE WHEN " NEW_STATUS("d.delta") " <> a.status"
-	"   THEN nextval('list_version_seq') ELSE a.list_version END"
+	"  list_xid = CASE WHEN " NEW_STATUS("d.delta") " <> a.status OR " NEW_STATUS("d.delta") " <> 0"
+	"   THEN pg_current_xact_id()::text::bigint ELSE a.list_xid END"
 	"  FROM (SELECT d.acc, d.delta, o.status AS old_status FROM d JOIN accounts o ON o.id = d.acc) d"
 	"  WHERE a.id = d.acc RETURNING a.id, a.kind, a.status, a.balance_vnd, d.old_status),"
 	" sn AS (INSERT INTO notifications (account_id, kind, status, balance_vnd)"

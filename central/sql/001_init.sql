@@ -15,9 +15,13 @@
 -- refuse UPDATE, DELETE and TRUNCATE for every role.  Corrections are new
 -- entries that refer to the old ones.
 
--- Versions of the tag status list: every change the lanes must hear about
--- takes the next value (accounts.list_version, tags.list_version).
-CREATE SEQUENCE list_version_seq;
+-- The tag status list: every change the lanes must hear about stamps the
+-- row with the id of the transaction that made it (accounts.list_xid,
+-- tags.list_xid: pg_current_xact_id() as a number, 64 bits, never wraps).
+-- Transaction ids are not in commit order, so central's list publisher
+-- finds changes by the xmin horizon of its previous scan, not by a
+-- counter (central/list.c); the versions the lanes see are the
+-- publisher's own (list_deltas).
 
 CREATE TABLE accounts (
 	id bigint PRIMARY KEY CHECK (id > 0),
@@ -29,14 +33,14 @@ CREATE TABLE accounts (
 	low_threshold_vnd bigint NOT NULL DEFAULT 100000 CHECK (low_threshold_vnd >= 0),
 	blocked_reason smallint NOT NULL DEFAULT 0 CHECK (blocked_reason BETWEEN 0 AND 255),
 	status smallint NOT NULL DEFAULT 0 CHECK (status IN (0, 1, 2)),
-	-- bumped on every change the lanes must hear about (tag status list)
-	list_version bigint NOT NULL DEFAULT nextval('list_version_seq'),
+	-- stamped on every change the lanes must hear about (see above)
+	list_xid bigint NOT NULL DEFAULT pg_current_xact_id()::text::bigint,
 	created_at timestamptz NOT NULL DEFAULT now(),
 	-- customer ids are below 2^32 (the lane keeps 32 bits of them);
 	-- internal accounts (revenue, partner, suspense) may live above
 	CHECK (kind <> 'customer' OR id <= 4294967295)
 );
-CREATE INDEX accounts_list_version ON accounts (list_version);
+CREATE INDEX accounts_list_xid ON accounts (list_xid);
 
 CREATE TABLE vehicles (
 	id bigserial PRIMARY KEY,
@@ -56,11 +60,11 @@ CREATE TABLE tags (
 	status smallint NOT NULL DEFAULT 0 CHECK (status IN (0, 2)),
 	reason smallint NOT NULL DEFAULT 0 CHECK (reason BETWEEN 0 AND 255),
 	exempt boolean NOT NULL DEFAULT false,
-	list_version bigint NOT NULL DEFAULT nextval('list_version_seq'),
+	list_xid bigint NOT NULL DEFAULT pg_current_xact_id()::text::bigint,
 	created_at timestamptz NOT NULL DEFAULT now()
 );
 CREATE INDEX tags_vehicle ON tags (vehicle_id);
-CREATE INDEX tags_list_version ON tags (list_version);
+CREATE INDEX tags_list_xid ON tags (list_xid);
 
 CREATE TABLE stations (
 	id integer PRIMARY KEY CHECK (id > 0),

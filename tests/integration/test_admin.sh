@@ -140,7 +140,7 @@ admin 1 account add 1001
 check "a duplicate account is refused" has "$err" "toll-admin: account 1001 already exists"
 admin 0 --csv account add 1002 --name 'Tran "Binh", Ltd' --low-threshold 1234500
 check "CSV header" eq "$(head -n 1 "$work/out")" \
-	$'id,kind,name,balance_vnd,status,low_threshold_vnd,blocked_reason,list_version,created_at\r'
+	$'id,kind,name,balance_vnd,status,low_threshold_vnd,blocked_reason,list_xid,created_at\r'
 check "CSV row: quoted name, plain money, CRLF" \
 	grep -qE $'^1002,customer,"Tran ""Binh"", Ltd",0,low balance,1234500,0,[0-9]+,[0-9-]+T[0-9:]+Z\r$' "$work/out"
 admin 0 account show 1002 --csv
@@ -153,18 +153,18 @@ check "an internal account may be above 2^32" has "$out" "partner"
 admin 0 account add 77 --kind suspense
 admin 1 account show 999
 check "an unknown account: a clear error" eq "$err" "toll-admin: no account 999"
-v1=$(q -c "SELECT list_version FROM accounts WHERE id = 1001")
+v1=$(q -c "SELECT list_xid FROM accounts WHERE id = 1001")
 check "a new account takes a list version" test "$v1" -gt 0
 
 admin 0 account block 1001 stolen
 check "blocked: invalid" has "$out" "invalid"
 check "with its reason" has "$out" "2 (stolen)"
-v2=$(q -c "SELECT list_version FROM accounts WHERE id = 1001")
+v2=$(q -c "SELECT list_xid FROM accounts WHERE id = 1001")
 check "block bumps the list version ($v1 -> $v2)" test "$v2" -gt "$v1"
 check "block queues a status notification" eq "$(q -c "SELECT count(*) FROM notifications WHERE account_id = 1001 AND kind = 'status' AND status = 2")" 1
 admin 0 account block 1001 2
 check "the same block again changes nothing" has "$err" "already blocked with reason 2: nothing changed"
-check "and keeps the list version" eq "$(q -c "SELECT list_version FROM accounts WHERE id = 1001")" "$v2"
+check "and keeps the list version" eq "$(q -c "SELECT list_xid FROM accounts WHERE id = 1001")" "$v2"
 admin 0 account unblock 1001
 check "unblocked at 0 VND: back to low balance" has "$out" "low balance"
 check "unblocked: reason 0" eq "$(q -c "SELECT blocked_reason || '/' || status FROM accounts WHERE id = 1001")" 0/1
@@ -242,17 +242,17 @@ check "a vehicle of an internal account is refused" has "$err" "vehicles belong 
 admin 0 tag add 3034257BF7194E4000001A85 "$veh" --tid E2801160600002040000ABCD
 check "the EPC stored in lowercase" has "$out" "3034257bf7194e4000001a85"
 check "the TID in lowercase" has "$out" "e2801160600002040000abcd"
-check "the tag has a list version" test "$(q -c "SELECT list_version FROM tags WHERE epc_hex = '3034257bf7194e4000001a85'")" -gt 0
+check "the tag has a list version" test "$(q -c "SELECT list_xid FROM tags WHERE epc_hex = '3034257bf7194e4000001a85'")" -gt 0
 admin 1 tag add 3034257bf7194e4000001a85 "$veh"
 check "a duplicate tag is refused" eq "$err" "toll-admin: tag 3034257bf7194e4000001a85 already exists (vehicle $veh)"
 admin 1 tag add 3034257bf7194e4000001a86 999999
 check "a tag of an unknown vehicle is refused" eq "$err" "toll-admin: no vehicle 999999"
 admin 0 tag add e200 "$veh" --exempt
 check "an exempt tag" grep -qE "^e200 +$veh +1001 +51A-123.45 +valid +0 +yes " "$work/out"
-t1=$(q -c "SELECT list_version FROM tags WHERE epc_hex = 'e200'")
+t1=$(q -c "SELECT list_xid FROM tags WHERE epc_hex = 'e200'")
 admin 0 tag block E200 stolen
 check "tag blocked: invalid, reason 2" grep -qE "^e200 .* invalid +2 \(stolen\) +yes " "$work/out"
-t2=$(q -c "SELECT list_version FROM tags WHERE epc_hex = 'e200'")
+t2=$(q -c "SELECT list_xid FROM tags WHERE epc_hex = 'e200'")
 check "tag block bumps the list version ($t1 -> $t2)" test "$t2" -gt "$t1"
 admin 0 tag unblock e200
 check "tag unblocked" eq "$(q -c "SELECT status || '/' || reason FROM tags WHERE epc_hex = 'e200'")" 0/0
