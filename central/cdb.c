@@ -241,18 +241,21 @@ cdb_bytea_parse(const char *text, unsigned char *out, size_t n)
 }
 
 int
-cdb_settler_lock(struct cdb *db, char *err, size_t errlen)
+cdb_try_lock(struct cdb *db, long long key, const char *what, char *err, size_t errlen)
 {
 	PGresult *res;
-	/* the key: "toll-cen" as a big-endian 64-bit number */
-	int rc = cdb_query(db, "SELECT pg_try_advisory_lock(8390043842688279918)", 0, NULL, &res, err, errlen);
+	char k[24];
+	const char *p[1] = {k};
+	snprintf(k, sizeof(k), "%lld", key);
+	int rc = cdb_query(db, "SELECT pg_try_advisory_lock($1::bigint)", 1, p, &res, err, errlen);
 	if (rc != 0)
 		return rc;
 	int got = PQntuples(res) == 1 && strcmp(PQgetvalue(res, 0, 0), "t") == 0;
 	PQclear(res);
 	if (!got) {
-		set_err(err, errlen, "%s%s", "another toll-central settles into this database (it holds the settler lock):",
-			" standing by");
+		if (err != NULL && errlen > 0)
+			snprintf(err, errlen, "another toll-central is the %s of this database (it holds the lock):"
+					      " standing by", what);
 		return TOLL_EBUSY;
 	}
 	return 0;

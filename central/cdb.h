@@ -41,10 +41,13 @@ int cdb_copy_in(struct cdb *db, const char *copy_sql, const char *data, size_t l
 /* The TOLL_E* code for a result (NULL: a connection failure). */
 int cdb_error(struct cdb *db, const PGresult *res, char *err, size_t errlen);
 
-/* One settler per database: a session advisory lock, held while the
- * connection lives (a crashed central's lock goes with its session).
- * TOLL_EBUSY if another session holds it. */
-int cdb_settler_lock(struct cdb *db, char *err, size_t errlen);
+/* One settler (one list publisher) per database: a session advisory lock,
+ * held while the connection lives (a crashed central's lock goes with its
+ * session).  TOLL_EBUSY if another session holds it; `what` names the
+ * role in the message. */
+#define CDB_LOCK_SETTLER 8390043842688279918LL /* "toll-cen" */
+#define CDB_LOCK_LIST 8390043842688281460LL    /* the next-but-one */
+int cdb_try_lock(struct cdb *db, long long key, const char *what, char *err, size_t errlen);
 
 /* Text helpers for statements: bytes as a bytea literal "\x..." (out needs
  * 2 * n + 3 bytes), and the reverse (TOLL_EFORMAT unless exactly n bytes). */

@@ -18,7 +18,7 @@
  * status socket and signals.
  *
  * One settler per database: the settler's session holds an advisory lock
- * (cdb_settler_lock).  A second toll-central on the same database stands
+ * (cdb_try_lock).  A second toll-central on the same database stands
  * by, answering RETRY, and takes over within a second of the first one's
  * session ending (a crash or kill -9 ends it at once; a lost host when
  * PostgreSQL's TCP keepalives notice): an active/standby pair needs
@@ -34,6 +34,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <syslog.h>
 #include <unistd.h>
@@ -46,7 +47,9 @@
 #include "cfg.h"
 #include "clock.h"
 #include "err.h"
+#include "crypto.h"
 #include "keyring.h"
+#include "list.h"
 #include "log.h"
 #include "migrate.h"
 #include "settle.h"
@@ -68,6 +71,8 @@ struct central_conf {
 	int64_t retry_max_ms;
 	char control_socket[108];
 	char log_level[16];
+	char list_key[PATH_LEN + 1], list_publish[256], list_listen[256], list_dir[PATH_LEN + 1];
+	int64_t list_interval_ms, list_heartbeat_ms, list_snapshot_ms;
 };
 
 #define F(field) offsetof(struct central_conf, field)
@@ -84,6 +89,13 @@ static const struct toll_cfg_key central_keys[] = {
 	{"db.retry_max", TOLL_CFG_MS, 100, 600000, "10s", F(retry_max_ms), 0, 0, 0, "longest wait between database reconnects"},
 	{"control.socket", TOLL_CFG_STRING, 0, 107, "toll-central.sock", F(control_socket), 0, 0, 0, "status socket (toll-central status)"},
 	{"log.level", TOLL_CFG_STRING, 0, 15, "info", F(log_level), 0, 0, 0, "err, warning, notice, info, debug"},
+	{"list.key", TOLL_CFG_STRING, 0, PATH_LEN, "", F(list_key), 0, 0, 0, "central's list signing key (toll-central keygen); empty: no tag status list for the lanes"},
+	{"list.publish", TOLL_CFG_STRING, 0, 255, "tcp://127.0.0.1:7301", F(list_publish), 0, 0, 0, "where the lanes subscribe to list deltas and heartbeats"},
+	{"list.listen", TOLL_CFG_STRING, 0, 255, "tcp://127.0.0.1:7302", F(list_listen), 0, 0, 0, "where the lanes ask for missed deltas and snapshots"},
+	{"list.dir", TOLL_CFG_STRING, 1, PATH_LEN, "list", F(list_dir), 0, 0, 0, "snapshot files of the list"},
+	{"list.interval", TOLL_CFG_MS, 10, 60000, "200ms", F(list_interval_ms), 0, 0, 0, "look for list changes this often"},
+	{"list.heartbeat", TOLL_CFG_MS, 100, 60000, "1s", F(list_heartbeat_ms), 0, 0, 0, "tell the lanes the latest version this often"},
+	{"list.snapshot_every", TOLL_CFG_MS, 1000, 604800000, "1h", F(list_snapshot_ms), 0, 0, 0, "write the whole list again this often (when it changed)"},
 };
 #define NKEYS (sizeof(central_keys) / sizeof(central_keys[0]))
 
@@ -115,6 +127,8 @@ static struct {
 	atomic_int stop;
 	/* counters */
 	atomic_uint_fast64_t requests, malformed, retries_sent, unknown_lane, refused_batches;
+	struct listpub *list;
+	struct toll_signer *list_key;
 	pthread_mutex_t stats_mu;
 	struct settle_stats st;
 	int db_up;
@@ -138,11 +152,14 @@ usage(FILE *out)
 		"       toll-central --check-config [-c FILE] [--set KEY=VALUE]...\n"
 		"       toll-central --help-config\n"
 		"       toll-central status [--socket PATH]\n"
+		"       toll-central keygen FILE\n"
 		"       toll-central --help | --version\n"
 		"\n"
 		"Receives the lanes' signed transactions (NNG rep0, docs/uplink-format.md),\n"
 		"verifies each, and settles each exactly once into the PostgreSQL ledger\n"
-		"before acknowledging it.  --migrate applies the schema (central/sql).\n");
+		"before acknowledging it.  --migrate applies the schema (central/sql).\n"
+		"With list.key set it also publishes the tag status list to the lanes\n"
+		"(docs/taglist-sync.md); keygen makes that key.\n");
 }
 
 static int
@@ -399,7 +416,7 @@ settler_thread(void *arg)
 			int rc = cdb_connect(g.c->db_conninfo, g.c->db_role, &db, err, sizeof(err));
 			if (rc == 0) {
 				unsigned applied;
-				rc = cdb_settler_lock(db, err, sizeof(err));
+				rc = cdb_try_lock(db, CDB_LOCK_SETTLER, "settler", err, sizeof(err));
 				if (rc == TOLL_EBUSY) {
 					pthread_mutex_lock(&g.stats_mu);
 					g.db_up = 2;
@@ -602,6 +619,19 @@ status_text(FILE *out)
 	for (int v = 0; v < V_COUNT && v < 8; v++)
 		fprintf(out, " %s=%" PRIu64, verdict_name(v), st.by_verdict[v]);
 	fprintf(out, "\n");
+	if (g.list != NULL) {
+		struct listpub_stats ls;
+		listpub_stats(g.list, &ls);
+		fprintf(out,
+			"list %s version=%" PRIu64 " deltas=%" PRIu64 " records=%" PRIu64 " snapshots=%" PRIu64
+			" heartbeats=%" PRIu64 " requests=%" PRIu64 " answered_deltas=%" PRIu64
+			" answered_chunks=%" PRIu64 " refused=%" PRIu64 " db_errors=%" PRIu64 "\n",
+			ls.up == 1 ? "publishing" : ls.up == 2 ? "STANDBY" : "DOWN", ls.version, ls.deltas,
+			ls.records, ls.snapshots, ls.heartbeats, ls.requests, ls.answered_deltas, ls.answered_chunks,
+			ls.refused, ls.db_errors);
+	} else {
+		fprintf(out, "list off (no list.key)\n");
+	}
 }
 
 static int
@@ -747,6 +777,30 @@ cmd_run(const struct central_conf *c)
 			goto out;
 	for (int i = 0; i < g.nslots; i++)
 		post_recv(&g.slots[i]);
+	if (c->list_key[0] != 0) {
+		char err[600];
+		struct listpub_conf lc = {
+			.conninfo = c->db_conninfo, .role = c->db_role, .publish_url = c->list_publish,
+			.listen_url = c->list_listen, .dir = c->list_dir, .interval_ms = c->list_interval_ms,
+			.heartbeat_ms = c->list_heartbeat_ms, .retry_max_ms = c->retry_max_ms,
+			.snapshot_every_ms = c->list_snapshot_ms};
+		int krc = toll_signer_load(c->list_key, &g.list_key);
+		if (krc != 0) {
+			toll_err("list.key %s: %s", c->list_key, toll_strerror(krc));
+			goto out;
+		}
+		lc.key = g.list_key;
+		if (mkdir(c->list_dir, 0750) != 0 && errno != EEXIST) {
+			toll_err("list.dir %s: %s", c->list_dir, strerror(errno));
+			goto out;
+		}
+		if (listpub_start(&lc, &g.list, err, sizeof(err)) != 0) {
+			toll_err("%s", err);
+			goto out;
+		}
+		toll_notice("tag status list: deltas on %s, requests on %s, key id %08" PRIx32, c->list_publish,
+			    c->list_listen, toll_signer_key_id(g.list_key));
+	}
 	ctl = control_listen(c->control_socket);
 	toll_notice("listening on %s, %d workers, %d batches in flight at most", c->listen, nworkers, g.nslots);
 	while (!stop_signal) {
@@ -785,6 +839,8 @@ out:
 	pthread_mutex_unlock(&g.mu);
 	if (have_settler)
 		pthread_join(settler, NULL);
+	listpub_stop(g.list);
+	toll_signer_free(g.list_key);
 	if (g.slots != NULL)
 		nng_close(g.sock);
 	for (int i = 0; i < g.nslots; i++) {
@@ -849,6 +905,22 @@ main(int argc, char **argv)
 		}
 		if (strcmp(argv[1], "status") == 0)
 			return cmd_status(argc - 1, argv + 1);
+		if (strcmp(argv[1], "keygen") == 0) {
+			uint8_t pub[32];
+			char hex[65];
+			if (argc != 3) {
+				toll_err("usage: toll-central keygen FILE");
+				return 2;
+			}
+			int krc = toll_key_generate(argv[2], pub);
+			if (krc != 0) {
+				toll_err("keygen %s: %s", argv[2], toll_strerror(krc));
+				return 1;
+			}
+			toll_hex_encode(pub, 32, hex);
+			printf("public key %s\nkey id %08" PRIx32 "\n", hex, toll_key_id(pub));
+			return 0;
+		}
 	}
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "run") == 0 && mode == 0)

@@ -1,0 +1,909 @@
+/* list.c: see list.h and docs/taglist-sync.md. */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <libpq-fe.h>
+#include <nng/nng.h>
+#include <nng/protocol/pubsub0/pub.h>
+#include <nng/protocol/reqrep0/rep.h>
+
+#include "cdb.h"
+#include "clock.h"
+#include "crypto.h"
+#include "err.h"
+#include "list.h"
+#include "log.h"
+#include "tslmsg.h"
+
+#include "../lane-controller/lane_taglist.h"
+
+#define CHUNK_MAX (4u << 20)  /* a snapshot chunk, at most */
+#define DELTAS_QUERY_MAX 512 /* deltas read for one GET_DELTAS */
+#define SNAPSHOTS_KEPT 2
+
+struct listpub {
+	struct listpub_conf c;
+	char dir[512];
+	nng_socket pub, rep;
+	pthread_t pub_thread, rep_thread;
+	int have_pub_thread, have_rep_thread;
+	atomic_int stop;
+	pthread_mutex_t mu; /* stats */
+	struct listpub_stats st;
+	uint8_t *buf;	    /* the publisher's message buffer */
+	uint8_t *rbuf;	    /* the server's */
+};
+
+static void
+bump(struct listpub *p, uint64_t *field, uint64_t n)
+{
+	pthread_mutex_lock(&p->mu);
+	*field += n;
+	pthread_mutex_unlock(&p->mu);
+}
+
+static void
+set_up(struct listpub *p, int up, uint64_t version)
+{
+	pthread_mutex_lock(&p->mu);
+	p->st.up = up;
+	if (version > 0)
+		p->st.version = version;
+	pthread_mutex_unlock(&p->mu);
+}
+
+static void
+sleep_ms(struct listpub *p, int64_t ms)
+{
+	while (ms > 0 && !atomic_load(&p->stop)) {
+		int64_t step = ms > 100 ? 100 : ms;
+		struct timespec ts = {0, (long)step * 1000000L};
+		nanosleep(&ts, NULL);
+		ms -= step;
+	}
+}
+
+static int64_t
+num(const PGresult *r, int row, int col)
+{
+	return strtoll(PQgetvalue(r, row, col), NULL, 10);
+}
+
+/* ---- reading the list from the database --------------------------------- */
+
+/* A tag row of TAGS_SQL / ALL_TAGS_SQL into a record; TOLL_EFORMAT for a
+ * row the lanes could not take (the schema's checks make that a bug). */
+static int
+tag_of_row(const PGresult *r, int row, struct toll_tsl_tag *t)
+{
+	const char *epc = PQgetvalue(r, row, 0), *tid = PQgetvalue(r, row, 1);
+	size_t digits = strlen(epc);
+
+	memset(t, 0, sizeof(*t));
+	if (digits < 1 || digits > 64)
+		return TOLL_EFORMAT;
+	t->epc_bits = (uint16_t)(4 * digits);
+	for (size_t i = 0; i < digits; i++) {
+		char ch = epc[i];
+		unsigned v = ch >= '0' && ch <= '9' ? (unsigned)(ch - '0') : ch >= 'a' && ch <= 'f' ? (unsigned)(ch - 'a' + 10) : 16;
+		if (v > 15)
+			return TOLL_EFORMAT;
+		t->epc[i / 2] |= (uint8_t)(i % 2 ? v : v << 4);
+	}
+	if (tid[0] != 0) {
+		if (strlen(tid) != 24 || toll_hex_decode(tid, t->tid, 12) != 0)
+			return TOLL_EFORMAT;
+		t->tid_valid = 1;
+	}
+	t->account_id = (uint64_t)num(r, row, 2);
+	t->vclass = (unsigned)num(r, row, 3);
+	snprintf(t->plate, sizeof(t->plate), "%s", PQgetvalue(r, row, 4));
+	t->status = (unsigned)num(r, row, 5);
+	t->reason = (unsigned)num(r, row, 6);
+	t->flags = strcmp(PQgetvalue(r, row, 7), "t") == 0 ? TOLL_TSL_TAG_F_EXEMPT : 0;
+	return 0;
+}
+
+/* What a tag is for the lanes: its own block first, then its account's. */
+#define TAG_COLUMNS                                                                                   \
+	"t.epc_hex, COALESCE(encode(t.tid, 'hex'), ''), a.id, v.vclass, v.plate,"                       \
+	" CASE WHEN t.status = 2 OR a.blocked_reason <> 0 THEN 2 ELSE a.status END,"                    \
+	" CASE WHEN t.status = 2 THEN t.reason WHEN a.blocked_reason <> 0 THEN a.blocked_reason ELSE 0 END," \
+	" t.exempt, length(t.epc_hex) AS n, t.list_xid, a.list_xid"
+
+/* Tags changed at or after the horizon $1, and every tag of an account
+ * changed then; in the DELTA's order (EPC bits, then bytes: hex digits of
+ * one length sort as their bytes). */
+static const char *const TAGS_SQL =
+	"SELECT " TAG_COLUMNS " FROM tags t JOIN vehicles v ON v.id = t.vehicle_id"
+	" JOIN accounts a ON a.id = v.account_id WHERE t.list_xid >= $1"
+	" UNION SELECT " TAG_COLUMNS " FROM accounts a JOIN vehicles v ON v.account_id = a.id"
+	" JOIN tags t ON t.vehicle_id = v.id WHERE a.list_xid >= $1 AND a.kind = 'customer'"
+	" ORDER BY n, 1";
+
+/* Accounts changed at or after $1, and the accounts of the tags changed. */
+static const char *const ACCOUNTS_SQL =
+	"SELECT a.id, a.balance_vnd, a.list_xid FROM accounts a WHERE a.kind = 'customer' AND (a.list_xid >= $1"
+	" OR a.id IN (SELECT v.account_id FROM tags t JOIN vehicles v ON v.id = t.vehicle_id"
+	" WHERE t.list_xid >= $1)) ORDER BY a.id";
+
+static const char *const ALL_TAGS_SQL =
+	"SELECT " TAG_COLUMNS " FROM tags t JOIN vehicles v ON v.id = t.vehicle_id"
+	" JOIN accounts a ON a.id = v.account_id";
+static const char *const ALL_ACCOUNTS_SQL =
+	"SELECT a.id, a.balance_vnd FROM accounts a WHERE a.kind = 'customer'";
+
+/* ---- the publisher -------------------------------------------------------- */
+
+/* The rows the last scan returned, with their stamps.  The next scan
+ * returns a row again when its stamps are still at or after the horizon
+ * (an older transaction was still running, so the horizon could not pass
+ * them), or when it came with another row (an account with its changed
+ * tag): such a row is skipped while its stamps stay the same.  Without
+ * this, one transaction left open would have every later change published
+ * again on every scan. */
+struct seen {
+	char key[68]; /* "a<id>" or "t<epc hex>" */
+	int64_t x1, x2;
+};
+
+struct seenset {
+	struct seen *v;
+	size_t n, cap;
+};
+
+static int
+seen_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct seen *)a)->key, ((const struct seen *)b)->key);
+}
+
+static int
+seen_has(const struct seenset *s, const struct seen *e)
+{
+	const struct seen *f = s->n ? bsearch(e, s->v, s->n, sizeof(*e), seen_cmp) : NULL;
+	return f != NULL && f->x1 == e->x1 && f->x2 == e->x2;
+}
+
+static int
+seen_add(struct seenset *s, const struct seen *e)
+{
+	if (s->n == s->cap) {
+		size_t nc = s->cap ? 2 * s->cap : 64;
+		struct seen *nv = realloc(s->v, nc * sizeof(*nv));
+		if (nv == NULL)
+			return TOLL_ENOMEM;
+		s->v = nv;
+		s->cap = nc;
+	}
+	s->v[s->n++] = *e;
+	return 0;
+}
+
+static void
+seen_of_account(const PGresult *r, int row, struct seen *e)
+{
+	snprintf(e->key, sizeof(e->key), "a%s", PQgetvalue(r, row, 0));
+	e->x1 = strtoll(PQgetvalue(r, row, 2), NULL, 10);
+	e->x2 = 0;
+}
+
+static void
+seen_of_tag(const PGresult *r, int row, struct seen *e)
+{
+	snprintf(e->key, sizeof(e->key), "t%s", PQgetvalue(r, row, 0));
+	e->x1 = strtoll(PQgetvalue(r, row, 9), NULL, 10);
+	e->x2 = strtoll(PQgetvalue(r, row, 10), NULL, 10);
+}
+
+struct pubstate {
+	uint64_t version; /* newest committed */
+	int64_t horizon;  /* xid */
+	int64_t last_snapshot_ms;
+	int changed_since_snapshot;
+	struct seenset seen;
+};
+
+/* The deltas of one scan, built into one buffer back to back: [u32 len |
+ * bytes]...  Committed together, published after the commit. */
+struct outq {
+	uint8_t *b;
+	size_t len, cap;
+};
+
+static int
+outq_add(struct outq *q, const uint8_t *msg, size_t len)
+{
+	if (q->cap - q->len < len + 4) {
+		size_t nc = q->cap ? q->cap * 2 : 1 << 16;
+		while (nc - q->len < len + 4)
+			nc *= 2;
+		uint8_t *nb = realloc(q->b, nc);
+		if (nb == NULL)
+			return TOLL_ENOMEM;
+		q->b = nb;
+		q->cap = nc;
+	}
+	uint32_t l = (uint32_t)len;
+	memcpy(q->b + q->len, &l, 4);
+	memcpy(q->b + q->len + 4, msg, len);
+	q->len += len + 4;
+	return 0;
+}
+
+/* Store one finished DELTA (version v, in p->buf, len bytes). */
+static int
+store_delta(struct listpub *p, struct cdb *db, uint64_t v, int64_t horizon, uint32_t accounts, uint32_t tags,
+	    size_t len, struct outq *q, char *err, size_t errlen)
+{
+	char sv[24], sh[24], sa[16], st[16];
+	char *hex = malloc(2 * len + 3);
+	if (hex == NULL)
+		return TOLL_ENOMEM;
+	snprintf(sv, sizeof(sv), "%" PRIu64, v);
+	snprintf(sh, sizeof(sh), "%" PRId64, horizon);
+	snprintf(sa, sizeof(sa), "%" PRIu32, accounts);
+	snprintf(st, sizeof(st), "%" PRIu32, tags);
+	cdb_bytea_hex(p->buf, len, hex);
+	const char *par[5] = {sv, sh, sa, st, hex};
+	int rc = cdb_query(db,
+			   "INSERT INTO list_deltas (version, horizon_xid, accounts, tags, body)"
+			   " VALUES ($1, $2, $3, $4, $5::bytea)",
+			   5, par, NULL, err, errlen);
+	free(hex);
+	if (rc == 0)
+		rc = outq_add(q, p->buf, len);
+	return rc;
+}
+
+/* Turn the rows into DELTAs from version st->version + 1 on; *made
+ * counts them.  Accounts first, then tags; a delta that is full is
+ * finished and the next begun. */
+static int
+build_deltas(struct listpub *p, struct cdb *db, const PGresult *accts, const char *keep_a, const PGresult *tags,
+	     const char *keep_t, int64_t horizon, uint64_t from, uint64_t *made, struct outq *q, char *err,
+	     size_t errlen)
+{
+	struct toll_tsl_builder b;
+	uint64_t v = from + 1;
+	uint32_t na = 0, nt = 0;
+	int ra = 0, rt = 0, rows_a = accts ? PQntuples(accts) : 0, rows_t = tags ? PQntuples(tags) : 0;
+	size_t len;
+	int rc = toll_tsl_delta_begin(&b, p->buf, TOLL_TSL_MAX_BYTES, v, toll_real_ms(), toll_signer_key_id(p->c.key));
+
+	*made = 0;
+	while (rc == 0 && (ra < rows_a || rt < rows_t)) {
+		if (ra < rows_a && !keep_a[ra]) {
+			ra++;
+			continue;
+		}
+		if (ra >= rows_a && !keep_t[rt]) {
+			rt++;
+			continue;
+		}
+		if (ra < rows_a) {
+			struct toll_tsl_account a = {(uint64_t)num(accts, ra, 0), num(accts, ra, 1)};
+			rc = toll_tsl_delta_add_account(&b, &a);
+			if (rc == 0) {
+				ra++;
+				na++;
+				continue;
+			}
+		} else {
+			struct toll_tsl_tag t;
+			rc = tag_of_row(tags, rt, &t);
+			if (rc != 0) {
+				snprintf(err, errlen, "tag %s: cannot be put in a delta", PQgetvalue(tags, rt, 0));
+				return TOLL_EDB;
+			}
+			rc = toll_tsl_delta_add_tag(&b, &t);
+			if (rc == 0) {
+				rt++;
+				nt++;
+				continue;
+			}
+		}
+		if (rc != TOLL_ENOSPACE || na + nt == 0) {
+			snprintf(err, errlen, "delta %" PRIu64 ": %s (row %d/%d)", v, toll_strerror(rc), ra, rt);
+			return rc;
+		}
+		/* full: finish this one, begin the next (an account after a
+		 * tag would be out of order: the accounts all go first) */
+		rc = toll_tsl_finish(&b, p->c.key, &len);
+		if (rc == 0)
+			rc = store_delta(p, db, v, horizon, na, nt, len, q, err, errlen);
+		if (rc != 0)
+			return rc;
+		(*made)++;
+		v++;
+		na = nt = 0;
+		rc = toll_tsl_delta_begin(&b, p->buf, TOLL_TSL_MAX_BYTES, v, toll_real_ms(), toll_signer_key_id(p->c.key));
+	}
+	if (rc != 0)
+		return rc;
+	rc = toll_tsl_finish(&b, p->c.key, &len);
+	if (rc == 0)
+		rc = store_delta(p, db, v, horizon, na, nt, len, q, err, errlen);
+	if (rc == 0)
+		(*made)++;
+	return rc;
+}
+
+static int
+query1(struct cdb *db, const char *sql, int64_t arg, PGresult **out, char *err, size_t errlen)
+{
+	char a[24];
+	const char *par[1] = {a};
+	snprintf(a, sizeof(a), "%" PRId64, arg);
+	return cdb_query(db, sql, strstr(sql, "$1") ? 1 : 0, par, out, err, errlen);
+}
+
+/* The whole list at the scan's snapshot into list.dir/list-V.tsl; its
+ * hash and signature into list_snapshots. */
+static int
+write_snapshot(struct listpub *p, struct cdb *db, uint64_t v, char *err, size_t errlen)
+{
+	PGresult *ra = NULL, *rt = NULL;
+	struct lane_taglist_writer *w = NULL;
+	char path[600], name[64];
+	int rc = query1(db, ALL_ACCOUNTS_SQL, 0, &ra, err, errlen);
+	if (rc == 0)
+		rc = query1(db, ALL_TAGS_SQL, 0, &rt, err, errlen);
+	if (rc == 0)
+		rc = lane_taglist_writer_new(v, &w);
+	for (int i = 0; rc == 0 && i < PQntuples(ra); i++)
+		rc = lane_taglist_writer_account(w, (uint64_t)num(ra, i, 0), num(ra, i, 1));
+	for (int i = 0; rc == 0 && i < PQntuples(rt); i++) {
+		struct toll_tsl_tag t;
+		rc = tag_of_row(rt, i, &t);
+		if (rc == 0)
+			rc = lane_taglist_writer_tag(w, t.epc, t.epc_bits, t.tid_valid ? t.tid : NULL, t.account_id,
+						     t.vclass, t.plate, t.status, t.reason,
+						     t.flags & TOLL_TSL_TAG_F_EXEMPT ? LANE_TAG_F_EXEMPT : 0, 0, 0);
+	}
+	snprintf(name, sizeof(name), "list-%" PRIu64 ".tsl", v);
+	snprintf(path, sizeof(path), "%s/%s", p->dir, name);
+	if (rc == 0 && (rc = lane_taglist_writer_finish(w, path)) != 0)
+		snprintf(err, errlen, "snapshot %.300s: %s", path, lane_taglist_writer_error(w));
+	else if (rc != 0 && err[0] == 0)
+		snprintf(err, errlen, "snapshot %" PRIu64 ": %s", v, toll_strerror(rc));
+	int64_t naccts = ra ? PQntuples(ra) : 0, ntags = rt ? PQntuples(rt) : 0;
+	PQclear(ra);
+	PQclear(rt);
+	lane_taglist_writer_free(w);
+	if (rc != 0)
+		return rc == TOLL_EAGAIN ? rc : TOLL_EDB;
+
+	/* hash and sign the file as written */
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	struct stat sb;
+	if (fd < 0 || fstat(fd, &sb) != 0 || sb.st_size <= 0) {
+		snprintf(err, errlen, "snapshot %.300s: %s", path, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return TOLL_ESYS;
+	}
+	void *m = mmap(NULL, (size_t)sb.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+	close(fd);
+	if (m == MAP_FAILED) {
+		snprintf(err, errlen, "snapshot %.300s: mmap: %s", path, strerror(errno));
+		return TOLL_ESYS;
+	}
+	uint8_t sha[32], sig[64], kid[4];
+	toll_sha256(m, (size_t)sb.st_size, sha);
+	munmap(m, (size_t)sb.st_size);
+	rc = toll_tsl_snapshot_sign(p->c.key, v, (uint64_t)sb.st_size, sha, sig);
+	if (rc != 0) {
+		snprintf(err, errlen, "snapshot %.300s: cannot sign: %s", path, toll_strerror(rc));
+		return rc;
+	}
+	uint32_t key_id = toll_signer_key_id(p->c.key);
+	for (int i = 0; i < 4; i++)
+		kid[i] = (uint8_t)(key_id >> (24 - 8 * i));
+	char sv[24], ssz[24], shs[2 * 32 + 3], ssg[2 * 64 + 3], skid[2 * 4 + 3], sna[24], snt[24];
+	snprintf(sv, sizeof(sv), "%" PRIu64, v);
+	snprintf(ssz, sizeof(ssz), "%lld", (long long)sb.st_size);
+	snprintf(sna, sizeof(sna), "%" PRId64, naccts);
+	snprintf(snt, sizeof(snt), "%" PRId64, ntags);
+	cdb_bytea_hex(sha, 32, shs);
+	cdb_bytea_hex(sig, 64, ssg);
+	cdb_bytea_hex(kid, 4, skid);
+	const char *par[8] = {sv, name, ssz, shs, ssg, skid, sna, snt};
+	return cdb_query(db,
+			 "INSERT INTO list_snapshots (version, file, size_bytes, sha256, signature, key_id, accounts, tags)"
+			 " VALUES ($1, $2, $3, $4::bytea, $5::bytea, $6::bytea, $7, $8)",
+			 8, par, NULL, err, errlen);
+}
+
+/* Older snapshots and the deltas before the oldest kept one go. */
+static int
+prune(struct listpub *p, struct cdb *db, char *err, size_t errlen)
+{
+	PGresult *r;
+	int rc = cdb_query(db,
+			   "WITH old AS (SELECT version, file FROM list_snapshots ORDER BY version DESC OFFSET 2)"
+			   " DELETE FROM list_snapshots s USING old WHERE s.version = old.version RETURNING s.file",
+			   0, NULL, &r, err, errlen);
+	if (rc != 0)
+		return rc;
+	for (int i = 0; i < PQntuples(r); i++) {
+		char path[600];
+		snprintf(path, sizeof(path), "%s/%s", p->dir, PQgetvalue(r, i, 0));
+		if (unlink(path) != 0 && errno != ENOENT)
+			toll_warn("list: could not remove the old snapshot %s: %s", path, strerror(errno));
+	}
+	PQclear(r);
+	return cdb_query(db,
+			 "DELETE FROM list_deltas WHERE version < (SELECT min(version) FROM list_snapshots)",
+			 0, NULL, NULL, err, errlen);
+}
+
+/* One scan in one REPEATABLE READ transaction: the deltas for what
+ * changed (and, when due, the snapshot of the same state), committed, then
+ * published. */
+static int
+scan(struct listpub *p, struct cdb *db, struct pubstate *s, int want_snapshot, char *err, size_t errlen)
+{
+	PGresult *rx = NULL, *ra = NULL, *rt = NULL;
+	struct outq q = {0};
+	uint64_t made = 0;
+	int64_t xmin = 0;
+	int snap = want_snapshot || s->version == 0;
+	int rc = cdb_exec(db, "BEGIN ISOLATION LEVEL REPEATABLE READ", err, errlen);
+	if (rc == 0)
+		rc = cdb_query(db, "SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint", 0, NULL, &rx, err,
+			       errlen);
+	if (rc == 0) {
+		xmin = num(rx, 0, 0);
+		PQclear(rx);
+	}
+	if (rc == 0 && s->version > 0)
+		rc = query1(db, ACCOUNTS_SQL, s->horizon, &ra, err, errlen);
+	if (rc == 0 && s->version > 0)
+		rc = query1(db, TAGS_SQL, s->horizon, &rt, err, errlen);
+	int na = ra ? PQntuples(ra) : 0, nt = rt ? PQntuples(rt) : 0, rows = 0;
+	char *keep = calloc((size_t)na + (size_t)nt + 1, 1);
+	struct seenset next = {0};
+	if (keep == NULL && rc == 0)
+		rc = TOLL_ENOMEM;
+	for (int i = 0; rc == 0 && i < na + nt; i++) {
+		struct seen e;
+		if (i < na)
+			seen_of_account(ra, i, &e);
+		else
+			seen_of_tag(rt, i - na, &e);
+		keep[i] = !seen_has(&s->seen, &e);
+		rows += keep[i];
+		if ((rc = seen_add(&next, &e)) != 0)
+			break;
+	}
+	if (rc == 0 && (rows > 0 || snap))
+		/* the first version is empty: lanes without a list take the
+		 * snapshot made with it */
+		rc = build_deltas(p, db, ra, keep, rt, keep + na, xmin, s->version, &made, &q, err, errlen);
+	free(keep);
+	PQclear(ra);
+	PQclear(rt);
+	if (rc == 0 && snap)
+		rc = write_snapshot(p, db, s->version + made, err, errlen);
+	if (rc == 0 && snap)
+		rc = prune(p, db, err, errlen);
+	if (rc == 0)
+		rc = cdb_exec(db, "COMMIT", err, errlen);
+	if (rc != 0) {
+		char e2[64];
+		if (!cdb_broken(db))
+			(void)cdb_exec(db, "ROLLBACK", e2, sizeof(e2));
+		free(q.b);
+		free(next.v);
+		return rc;
+	}
+	free(s->seen.v);
+	s->seen = next;
+	if (s->seen.n > 1)
+		qsort(s->seen.v, s->seen.n, sizeof(*s->seen.v), seen_cmp);
+	/* committed: now the lanes may hear of it */
+	for (size_t off = 0; off < q.len;) {
+		uint32_t l;
+		nng_msg *m;
+		memcpy(&l, q.b + off, 4);
+		if (nng_msg_alloc(&m, 0) == 0 && nng_msg_append(m, q.b + off + 4, l) == 0) {
+			if (nng_sendmsg(p->pub, m, 0) != 0)
+				nng_msg_free(m);
+		}
+		off += 4 + l;
+	}
+	free(q.b);
+	if (made > 0) {
+		s->version += made;
+		bump(p, &p->st.deltas, made);
+		bump(p, &p->st.records, (uint64_t)rows);
+		s->changed_since_snapshot |= rows > 0;
+	}
+	if (snap) {
+		s->last_snapshot_ms = toll_mono_ms();
+		s->changed_since_snapshot = 0;
+		bump(p, &p->st.snapshots, 1);
+		toll_notice("list: snapshot of version %" PRIu64 " written", s->version);
+	}
+	s->horizon = xmin;
+	set_up(p, 1, s->version);
+	return 0;
+}
+
+static int
+load_state(struct cdb *db, struct pubstate *s, char *err, size_t errlen)
+{
+	PGresult *r;
+	int rc = cdb_query(db,
+			   "SELECT version, horizon_xid, (SELECT count(*) FROM list_snapshots) FROM list_deltas"
+			   " ORDER BY version DESC LIMIT 1",
+			   0, NULL, &r, err, errlen);
+	if (rc != 0)
+		return rc;
+	free(s->seen.v);
+	memset(s, 0, sizeof(*s));
+	if (PQntuples(r) == 1 && num(r, 0, 2) > 0) {
+		s->version = (uint64_t)num(r, 0, 0);
+		s->horizon = num(r, 0, 1);
+	}
+	/* no snapshot yet (or no deltas): start from scratch, version 1 */
+	if (PQntuples(r) == 1 && num(r, 0, 2) == 0) {
+		PQclear(r);
+		return cdb_exec(db, "DELETE FROM list_deltas", err, errlen);
+	}
+	PQclear(r);
+	s->last_snapshot_ms = toll_mono_ms();
+	return 0;
+}
+
+static void *
+pub_thread(void *arg)
+{
+	struct listpub *p = arg;
+	struct cdb *db = NULL;
+	struct pubstate s = {0};
+	int64_t wait_ms = 0, next_beat = 0;
+	int standby = 0;
+	char err[512];
+
+	while (!atomic_load(&p->stop)) {
+		if (db == NULL) {
+			int rc = cdb_connect(p->c.conninfo, p->c.role, &db, err, sizeof(err));
+			if (rc == 0)
+				rc = cdb_try_lock(db, CDB_LOCK_LIST, "list publisher", err, sizeof(err));
+			if (rc == 0)
+				rc = load_state(db, &s, err, sizeof(err));
+			if (rc != 0) {
+				cdb_close(db);
+				db = NULL;
+				if (rc == TOLL_EBUSY) {
+					if (!standby)
+						toll_notice("list: %s", err);
+					standby = 1;
+					set_up(p, 2, 0);
+					sleep_ms(p, 1000);
+					continue;
+				}
+				set_up(p, 0, 0);
+				wait_ms = wait_ms == 0 ? 200 : wait_ms * 2;
+				if (wait_ms > p->c.retry_max_ms)
+					wait_ms = p->c.retry_max_ms;
+				toll_warn("list: database: %s (again in %" PRId64 " ms)", err, wait_ms);
+				sleep_ms(p, wait_ms);
+				continue;
+			}
+			standby = 0;
+			wait_ms = 0;
+			toll_notice("list: publishing from version %" PRIu64, s.version);
+			set_up(p, 1, s.version);
+		}
+		int want = s.changed_since_snapshot && toll_mono_ms() - s.last_snapshot_ms >= p->c.snapshot_every_ms;
+		int rc = scan(p, db, &s, want, err, sizeof(err));
+		if (rc != 0) {
+			bump(p, &p->st.db_errors, 1);
+			toll_warn("list: scan failed, nothing published: %s", err);
+			if (cdb_broken(db)) {
+				cdb_close(db);
+				db = NULL;
+				set_up(p, 0, 0);
+			}
+			sleep_ms(p, 500);
+			continue;
+		}
+		int64_t now = toll_mono_ms();
+		if (now >= next_beat && s.version > 0) {
+			size_t len;
+			if (toll_tsl_encode_heartbeat(p->buf, TOLL_TSL_HEARTBEAT_BYTES, s.version, toll_real_ms(), p->c.key,
+						      &len) == 0) {
+				nng_msg *m;
+				if (nng_msg_alloc(&m, 0) == 0 && nng_msg_append(m, p->buf, len) == 0 &&
+				    nng_sendmsg(p->pub, m, 0) == 0)
+					bump(p, &p->st.heartbeats, 1);
+				else if (m != NULL)
+					nng_msg_free(m);
+			}
+			next_beat = now + p->c.heartbeat_ms;
+		}
+		sleep_ms(p, p->c.interval_ms);
+	}
+	free(s.seen.v);
+	cdb_close(db);
+	return NULL;
+}
+
+/* ---- the server ------------------------------------------------------------ */
+
+static size_t
+answer_error(struct listpub *p, uint64_t latest, unsigned code, const char *text)
+{
+	size_t len = 0;
+	bump(p, &p->st.refused, 1);
+	(void)toll_tsl_encode_error(p->rbuf, TOLL_TSL_MAX_BYTES, latest, toll_signer_key_id(p->c.key), code, text,
+				    &len);
+	return len;
+}
+
+static size_t
+serve_deltas(struct listpub *p, struct cdb *db, const struct toll_tsl_msg *m, char *err, size_t errlen, int *dberr)
+{
+	PGresult *r = NULL;
+	char have[24], lim[16];
+	uint64_t want = m->aux == 0 || m->aux > DELTAS_QUERY_MAX ? DELTAS_QUERY_MAX : m->aux;
+	snprintf(have, sizeof(have), "%" PRIu64, m->list_version);
+	snprintf(lim, sizeof(lim), "%" PRIu64, want);
+	const char *par[2] = {have, lim};
+	PGresult *rb = NULL;
+	int rc = cdb_query(db,
+			   "SELECT COALESCE(max(version), 0), COALESCE(min(version), 0) FROM list_deltas",
+			   0, NULL, &r, err, errlen);
+	if (rc == 0)
+		rc = cdb_query(db,
+			       "SELECT body FROM list_deltas WHERE version > $1::bigint ORDER BY version LIMIT $2::bigint",
+			       2, par, &rb, err, errlen);
+	if (rc != 0) {
+		PQclear(r);
+		*dberr = 1;
+		return answer_error(p, 0, TOLL_TSL_ERR_BUSY, "central's database is not answering");
+	}
+	uint64_t latest = (uint64_t)num(r, 0, 0), oldest = (uint64_t)num(r, 0, 1);
+	size_t len = 0;
+	if (latest == 0) {
+		len = answer_error(p, 0, TOLL_TSL_ERR_BUSY, "no list yet");
+	} else if (m->list_version > latest) {
+		len = answer_error(p, latest, TOLL_TSL_ERR_UNKNOWN_VERSION, "that version is not central's (yet)");
+	} else if (m->list_version == 0 || m->list_version + 1 < oldest) {
+		/* a lane without a list, or behind what is kept: deltas
+		 * only carry changes */
+		len = answer_error(p, latest, TOLL_TSL_ERR_TOO_OLD, "deltas after that version are pruned: take a snapshot");
+	} else {
+		struct toll_tsl_builder b;
+		uint32_t n = 0;
+		rc = toll_tsl_deltas_begin(&b, p->rbuf, TOLL_TSL_MAX_BYTES, m->list_version, latest,
+					   toll_signer_key_id(p->c.key));
+		for (int i = 0; rc == 0 && i < PQntuples(rb); i++) {
+			size_t blen = 0;
+			unsigned char *body = PQunescapeBytea((const unsigned char *)PQgetvalue(rb, i, 0), &blen);
+			if (body == NULL) {
+				rc = TOLL_ENOMEM;
+				break;
+			}
+			rc = toll_tsl_deltas_add(&b, body, blen);
+			PQfreemem(body);
+			if (rc == TOLL_ENOSPACE && n > 0) {
+				rc = 0;
+				break;
+			}
+			if (rc == 0)
+				n++;
+		}
+		if (rc == 0)
+			rc = toll_tsl_deltas_finish(&b, &len);
+		if (rc != 0) {
+			toll_err("list: cannot answer deltas after %" PRIu64 ": %s", m->list_version, toll_strerror(rc));
+			len = answer_error(p, latest, TOLL_TSL_ERR_BUSY, "central could not put the deltas together");
+		} else {
+			bump(p, &p->st.answered_deltas, n);
+		}
+	}
+	PQclear(r);
+	PQclear(rb);
+	return len;
+}
+
+static size_t
+serve_snapshot(struct listpub *p, struct cdb *db, const struct toll_tsl_msg *m, char *err, size_t errlen, int *dberr)
+{
+	PGresult *r = NULL;
+	char v[24];
+	snprintf(v, sizeof(v), "%" PRIu64, m->list_version);
+	const char *par[1] = {v};
+	int rc = cdb_query(db,
+			   "SELECT version, file, size_bytes, encode(sha256, 'hex'), encode(signature, 'hex'),"
+			   " (SELECT COALESCE(max(version), 0) FROM list_deltas) FROM list_snapshots"
+			   " WHERE $1::bigint = 0 OR version = $1::bigint ORDER BY version DESC LIMIT 1",
+			   1, par, &r, err, errlen);
+	if (rc != 0) {
+		*dberr = 1;
+		return answer_error(p, 0, TOLL_TSL_ERR_BUSY, "central's database is not answering");
+	}
+	size_t len = 0;
+	if (PQntuples(r) != 1) {
+		len = answer_error(p, 0, TOLL_TSL_ERR_UNKNOWN_VERSION, "no such snapshot");
+		PQclear(r);
+		return len;
+	}
+	uint64_t version = (uint64_t)num(r, 0, 0), total = (uint64_t)num(r, 0, 2), latest = (uint64_t)num(r, 0, 5);
+	uint8_t sha[32], sig[64];
+	char path[600];
+	snprintf(path, sizeof(path), "%s/%s", p->dir, PQgetvalue(r, 0, 1));
+	int ok = toll_hex_decode(PQgetvalue(r, 0, 3), sha, 32) == 0 && toll_hex_decode(PQgetvalue(r, 0, 4), sig, 64) == 0;
+	PQclear(r);
+	if (!ok || m->aux > total) {
+		return answer_error(p, latest, m->aux > total ? TOLL_TSL_ERR_MALFORMED : TOLL_TSL_ERR_BUSY,
+				    m->aux > total ? "offset past the end of the snapshot" : "snapshot record unreadable");
+	}
+	uint64_t n = total - m->aux;
+	uint32_t cap = m->max_bytes == 0 || m->max_bytes > CHUNK_MAX ? CHUNK_MAX : m->max_bytes;
+	if (n > cap)
+		n = cap;
+	uint8_t *chunk = malloc(n > 0 ? n : 1);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t got = chunk != NULL && fd >= 0 ? pread(fd, chunk, n, (off_t)m->aux) : -1;
+	if (fd >= 0)
+		close(fd);
+	if (got != (ssize_t)n) {
+		toll_err("list: snapshot %s: cannot read %" PRIu64 " bytes at %" PRIu64 ": %s", path, n, m->aux,
+			 got < 0 ? strerror(errno) : "short read");
+		free(chunk);
+		return answer_error(p, latest, TOLL_TSL_ERR_BUSY, "snapshot file unreadable at central");
+	}
+	rc = toll_tsl_encode_snapshot(p->rbuf, TOLL_TSL_MAX_BYTES, version, m->aux, total, sha, sig,
+				      toll_signer_key_id(p->c.key), chunk, (uint32_t)n, &len);
+	free(chunk);
+	if (rc != 0)
+		return answer_error(p, latest, TOLL_TSL_ERR_BUSY, "central could not encode the chunk");
+	bump(p, &p->st.answered_chunks, 1);
+	return len;
+}
+
+static void *
+rep_thread(void *arg)
+{
+	struct listpub *p = arg;
+	struct cdb *db = NULL;
+	char err[512];
+	int64_t next_try = 0;
+
+	while (!atomic_load(&p->stop)) {
+		nng_msg *req;
+		int rv = nng_recvmsg(p->rep, &req, 0);
+		if (rv == NNG_ETIMEDOUT)
+			continue;
+		if (rv != 0)
+			break; /* closed */
+		bump(p, &p->st.requests, 1);
+		struct toll_tsl_msg m;
+		size_t len;
+		int dberr = 0;
+		if (toll_tsl_decode(nng_msg_body(req), nng_msg_len(req), &m) != 0 ||
+		    (m.type != TOLL_TSL_GET_DELTAS && m.type != TOLL_TSL_GET_SNAPSHOT)) {
+			len = answer_error(p, 0, TOLL_TSL_ERR_MALFORMED, "not a GET_DELTAS or GET_SNAPSHOT request");
+		} else {
+			if (db == NULL && toll_mono_ms() >= next_try) {
+				if (cdb_connect(p->c.conninfo, p->c.role, &db, err, sizeof(err)) != 0) {
+					toll_warn("list server: database: %s", err);
+					db = NULL;
+					next_try = toll_mono_ms() + 1000;
+				}
+			}
+			if (db == NULL)
+				len = answer_error(p, 0, TOLL_TSL_ERR_BUSY, "central's database is not answering");
+			else if (m.type == TOLL_TSL_GET_DELTAS)
+				len = serve_deltas(p, db, &m, err, sizeof(err), &dberr);
+			else
+				len = serve_snapshot(p, db, &m, err, sizeof(err), &dberr);
+			if (dberr) {
+				bump(p, &p->st.db_errors, 1);
+				toll_warn("list server: %s", err);
+				if (cdb_broken(db)) {
+					cdb_close(db);
+					db = NULL;
+				}
+			}
+		}
+		nng_msg_clear(req);
+		if (len == 0 || nng_msg_append(req, p->rbuf, len) != 0 || nng_sendmsg(p->rep, req, 0) != 0)
+			nng_msg_free(req);
+	}
+	cdb_close(db);
+	return NULL;
+}
+
+/* ---- start and stop ------------------------------------------------------------ */
+
+int
+listpub_start(const struct listpub_conf *c, struct listpub **out, char *err, size_t errlen)
+{
+	struct listpub *p = calloc(1, sizeof(*p));
+	int rv;
+	if (p == NULL)
+		return TOLL_ENOMEM;
+	p->c = *c;
+	snprintf(p->dir, sizeof(p->dir), "%s", c->dir);
+	pthread_mutex_init(&p->mu, NULL);
+	p->buf = malloc(TOLL_TSL_MAX_BYTES);
+	p->rbuf = malloc(TOLL_TSL_MAX_BYTES);
+	if (p->buf == NULL || p->rbuf == NULL) {
+		listpub_stop(p);
+		return TOLL_ENOMEM;
+	}
+	char probe[600];
+	snprintf(probe, sizeof(probe), "%s/.probe", p->dir);
+	int fd = open(probe, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		snprintf(err, errlen, "list.dir %.300s: cannot write there: %s", p->dir, strerror(errno));
+		listpub_stop(p);
+		return TOLL_ECONFIG;
+	}
+	close(fd);
+	unlink(probe);
+	if ((rv = nng_pub0_open(&p->pub)) != 0 || (rv = nng_listen(p->pub, c->publish_url, NULL, 0)) != 0) {
+		snprintf(err, errlen, "list.publish %.255s: %s", c->publish_url, nng_strerror(rv));
+		listpub_stop(p);
+		return TOLL_ECONFIG;
+	}
+	if ((rv = nng_rep0_open(&p->rep)) != 0 || (rv = nng_listen(p->rep, c->listen_url, NULL, 0)) != 0) {
+		snprintf(err, errlen, "list.listen %.255s: %s", c->listen_url, nng_strerror(rv));
+		listpub_stop(p);
+		return TOLL_ECONFIG;
+	}
+	nng_socket_set_ms(p->rep, NNG_OPT_RECVTIMEO, 200);
+	nng_socket_set_ms(p->rep, NNG_OPT_SENDTIMEO, 1000);
+	if (pthread_create(&p->pub_thread, NULL, pub_thread, p) == 0)
+		p->have_pub_thread = 1;
+	if (pthread_create(&p->rep_thread, NULL, rep_thread, p) == 0)
+		p->have_rep_thread = 1;
+	if (!p->have_pub_thread || !p->have_rep_thread) {
+		snprintf(err, errlen, "list: cannot start threads");
+		listpub_stop(p);
+		return TOLL_ENOMEM;
+	}
+	*out = p;
+	return 0;
+}
+
+void
+listpub_stop(struct listpub *p)
+{
+	if (p == NULL)
+		return;
+	atomic_store(&p->stop, 1);
+	if (p->have_pub_thread)
+		pthread_join(p->pub_thread, NULL);
+	if (p->have_rep_thread)
+		pthread_join(p->rep_thread, NULL);
+	nng_close(p->pub);
+	nng_close(p->rep);
+	free(p->buf);
+	free(p->rbuf);
+	pthread_mutex_destroy(&p->mu);
+	free(p);
+}
+
+void
+listpub_stats(struct listpub *p, struct listpub_stats *st)
+{
+	pthread_mutex_lock(&p->mu);
+	*st = p->st;
+	pthread_mutex_unlock(&p->mu);
+}
