@@ -45,10 +45,18 @@
  * i32 debits), with a directory over the id range for debits by id.
  * Passes (tag index, station, day) sorted by tag with a directory per 256
  * tags; long EPCs and plates outside the 6-bit alphabet in side arrays.
- * 10 M tags and 8.3 M accounts: 32 + 2 + 10 + 0.4 = ~44.5 bytes a tag. */
+ * 10 M tags and 8.3 M accounts: 32 + 2 + 10 + 0.4 = ~44.5 bytes a tag.
+ *
+ * Updates after load: a layer of records over the base, each found through
+ * an open-addressing hash table of pointers (tags by EPC hash, accounts by
+ * id); the threading argument is in lane_taglist.h and at "the update
+ * layer" below. */
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <pthread.h>
+#include <sched.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -105,6 +113,7 @@ static const uint8_t endmagic[8] = {'T', 'O', 'L', 'L', 'E', 'N', 'D', 0};
 /* entry.x */
 #define X_LONG 0x01  /* key holds the index into longs */
 #define X_PLATE 0x02 /* plate holds the index into plates */
+#define X_UPDATED 0x04 /* the update layer holds this tag's state (set atomically, once) */
 
 /* One tag, 32 bytes. */
 struct entry {
@@ -122,7 +131,8 @@ _Static_assert(sizeof(struct entry) == 32, "a tag entry is 32 bytes");
 struct account {
 	uint32_t id;
 	int32_t balance_vnd;
-	int32_t debit_vnd; /* this process's debits since the snapshot, atomic */
+	int32_t debit_vnd; /* this process's debits since the snapshot, atomic;
+			    * DEBIT_MOVED once the update layer holds the account */
 };
 
 struct pass {
@@ -142,7 +152,6 @@ struct region {
 };
 
 struct lane_taglist {
-	uint64_t version;
 	struct region mem[R_COUNT];
 	struct entry *tags;
 	uint32_t *dir; /* nb + 1 words */
@@ -160,6 +169,19 @@ struct lane_taglist {
 	uint64_t nlongs;
 	char (*plates)[LANE_PLATE_MAX]; /* plates outside the 6-bit alphabet */
 	size_t nplates, capplates;
+
+	/* the update layer; atomic where readers see it */
+	uint64_t version_now;	 /* atomic */
+	pthread_mutex_t umu;	 /* update calls and save */
+	struct ptab *utab;	 /* tags by EPC hash, atomic pointer */
+	struct ptab *atab;	 /* accounts by id, atomic pointer */
+	struct tblock *tblocks;	 /* where tag records live: update side only */
+	struct ablock *ablocks;	 /* where account records live: update side only */
+	uint64_t n_utags;	 /* tag records, atomic */
+	uint64_t n_newtags;	 /* of those, tags the base does not have, atomic */
+	uint64_t n_uaccts;	 /* account records, atomic */
+	uint64_t n_newaccts;	 /* of those, accounts the base does not have, atomic */
+	size_t ubytes;		 /* what the update layer allocated, atomic */
 };
 
 /* Large arrays come straight from mmap (huge pages where the kernel gives
@@ -197,11 +219,15 @@ region_free(struct region *m)
 	m->p = NULL;
 }
 
+static void updates_free(struct lane_taglist *l);
+
 void
 lane_taglist_free(struct lane_taglist *l)
 {
 	if (l == NULL)
 		return;
+	updates_free(l);
+	pthread_mutex_destroy(&l->umu);
 	for (int r = 0; r < R_COUNT; r++)
 		region_free(&l->mem[r]);
 	free(l->plates);
@@ -214,19 +240,19 @@ lane_taglist_memory_bytes(const struct lane_taglist *l)
 	size_t n = sizeof(*l) + l->capplates * sizeof(*l->plates);
 	for (int r = 0; r < R_COUNT; r++)
 		n += l->mem[r].n;
-	return n;
+	return n + __atomic_load_n(&l->ubytes, __ATOMIC_RELAXED);
 }
 
 uint64_t
 lane_taglist_version(const struct lane_taglist *l)
 {
-	return l->version;
+	return __atomic_load_n(&l->version_now, __ATOMIC_RELAXED);
 }
 
 size_t
 lane_taglist_count(const struct lane_taglist *l)
 {
-	return (size_t)l->ntags;
+	return (size_t)(l->ntags + __atomic_load_n(&l->n_newtags, __ATOMIC_RELAXED));
 }
 
 /* ---- hashing -------------------------------------------------------------- */
@@ -376,40 +402,224 @@ plate_check(const char *p, size_t field)
 	return (int)n;
 }
 
+/* ---- the update layer: records and tables --------------------------------- */
+
+/* What readers rely on (the update side is serialised by l->umu):
+ * - a record is filled before the release store that publishes its pointer
+ *   in a table slot, and its key (tags) or id (accounts) never changes;
+ * - a table is filled before the release store that publishes it; the one
+ *   it replaces stays allocated (and still correct for what it held) until
+ *   lane_taglist_free;
+ * - a tag record's state words are rewritten under its sequence count:
+ *   odd while the writer is in them; every state store is a release and
+ *   every state load an acquire, so a reader that read any word of a
+ *   rewrite reads the odd count (or later) when it checks the count again
+ *   and copies the state again;
+ * - a base entry's X_UPDATED bit is set (release) after its record is
+ *   published, and a base account's debit word becomes DEBIT_MOVED
+ *   (exchange, release) after its account record is: a reader that sees
+ *   either (acquire) finds the record. */
+
+#define NO_BASE UINT32_MAX
+#define DEBIT_MOVED (-1) /* debits are never negative */
+#define PTAB_MIN 1024	 /* slots in a first table; at most half are used */
+#define UBLOCK 1024	 /* records per allocation */
+#define SEQ_SPINS 64	 /* copies of a busy record before the reader yields */
+
+/* tag state words */
+enum { ST_INFO, ST_PASS, ST_PLATE_LO, ST_PLATE_HI, ST_ACCT, ST_WORDS };
+/* ST_INFO: entry.info (class, status, I_EXEMPT, I_PASS, I_TID) | reason << 8 |
+ *          TID fingerprint << 32
+ * ST_PASS: station | last day << 32
+ * ST_PLATE_LO, ST_PLATE_HI: the 12 plate bytes, zero-padded, byte i at bit 8 (i % 8)
+ * ST_ACCT: an account reference: base index << 1 | 1, or a struct uacct pointer */
+
+struct utag {
+	uint64_t h;
+	uint8_t epc[32]; /* zero past bits */
+	uint16_t bits;
+	uint32_t base;	/* the base entry it replaces, or NO_BASE */
+	uint32_t seq;	/* atomic; odd while st is being rewritten */
+	uint64_t st[ST_WORDS]; /* atomic */
+	uint8_t tid[LANE_TID_BYTES]; /* the TID as given, for save: update side only */
+};
+
+struct uacct {
+	uint32_t id;
+	uint32_t base;	/* the base account it takes over, or NO_BASE */
+	uint64_t state; /* atomic: balance (int32) << 32 | this process's debits (int32, >= 0) */
+	int64_t given;	/* central's balance as given, for save: update side only */
+	uint32_t merged; /* save's scratch */
+};
+
+struct ptab {
+	struct ptab *retired; /* the table this one replaced: update side only */
+	size_t mask;
+	void *slot[]; /* atomic pointers, NULL for empty */
+};
+
+struct tblock {
+	struct tblock *next;
+	size_t used;
+	struct utag rec[UBLOCK];
+};
+
+struct ablock {
+	struct ablock *next;
+	size_t used;
+	struct uacct rec[UBLOCK];
+};
+
+static inline uint64_t
+acct_hash(uint32_t id)
+{
+	return fmix64((uint64_t)id ^ HASH_SEED);
+}
+
+static const struct utag *
+utag_find(const struct lane_taglist *l, uint64_t h, unsigned bits, const uint8_t k[32])
+{
+	const struct ptab *t = __atomic_load_n(&l->utab, __ATOMIC_ACQUIRE);
+	if (t == NULL)
+		return NULL;
+	for (size_t i = h & t->mask;; i = (i + 1) & t->mask) {
+		const struct utag *u = __atomic_load_n(&t->slot[i], __ATOMIC_ACQUIRE);
+		if (u == NULL)
+			return NULL;
+		if (u->h == h && u->bits == bits && memcmp(u->epc, k, 32) == 0)
+			return u;
+	}
+}
+
+static const struct uacct *
+uacct_find(const struct lane_taglist *l, uint32_t id)
+{
+	const struct ptab *t = __atomic_load_n(&l->atab, __ATOMIC_ACQUIRE);
+	if (t == NULL)
+		return NULL;
+	for (size_t i = acct_hash(id) & t->mask;; i = (i + 1) & t->mask) {
+		const struct uacct *u = __atomic_load_n(&t->slot[i], __ATOMIC_ACQUIRE);
+		if (u == NULL)
+			return NULL;
+		if (u->id == id)
+			return u;
+	}
+}
+
+/* A consistent copy of a tag record's state. */
+static void
+utag_read(const struct utag *u, uint64_t st[ST_WORDS])
+{
+	for (unsigned tries = 1;; tries++) {
+		uint32_t s = __atomic_load_n(&u->seq, __ATOMIC_ACQUIRE);
+		if (!(s & 1)) {
+			for (int w = 0; w < ST_WORDS; w++)
+				st[w] = __atomic_load_n(&u->st[w], __ATOMIC_ACQUIRE);
+			if (__atomic_load_n(&u->seq, __ATOMIC_RELAXED) == s)
+				return;
+		}
+		if (tries % SEQ_SPINS == 0)
+			sched_yield(); /* the writer was preempted inside this record */
+	}
+}
+
+static inline int64_t
+state_balance(uint64_t s)
+{
+	return (int64_t)(int32_t)(uint32_t)(s >> 32) - (int64_t)(int32_t)(uint32_t)s;
+}
+
+static inline uint64_t
+state_of(int64_t balance_vnd)
+{
+	int32_t b = balance_vnd > INT32_MAX ? INT32_MAX : balance_vnd < INT32_MIN ? INT32_MIN : (int32_t)balance_vnd;
+	return (uint64_t)(uint32_t)b << 32;
+}
+
+static inline uint64_t
+base_ref(uint32_t acct)
+{
+	return (uint64_t)acct << 1 | 1;
+}
+
+/* The id and balance (minus this process's debits) of an account reference. */
+static void
+account_of(const struct lane_taglist *l, uint64_t ref, uint64_t *id, int64_t *balance_vnd)
+{
+	const struct uacct *u;
+
+	if (ref & 1) {
+		const struct account *a = &l->accts[ref >> 1];
+		int32_t d = __atomic_load_n(&a->debit_vnd, __ATOMIC_ACQUIRE);
+		*id = a->id;
+		if (d >= 0) {
+			*balance_vnd = (int64_t)a->balance_vnd - d;
+			return;
+		}
+		u = uacct_find(l, a->id);
+		assert(u != NULL); /* published before the debit word moved */
+	} else {
+		u = (const struct uacct *)(uintptr_t)ref;
+		*id = u->id;
+	}
+	*balance_vnd = state_balance(__atomic_load_n(&u->state, __ATOMIC_ACQUIRE));
+}
+
 /* ---- lookups ---------------------------------------------------------------- */
 
-static const struct entry *
-find96(const struct lane_taglist *l, const uint8_t *epc)
+/* An EPC as the lists key it: its bytes, zero past its bits, and its hash. */
+static uint64_t
+epc_key(const uint8_t *epc, unsigned bits, uint8_t k[32])
 {
-	uint32_t b = bucket_of(epc_hash96(epc), l->nb);
+	size_t n = (bits + 7) / 8;
+
+	memset(k, 0, 32);
+	memcpy(k, epc, n);
+	if (bits % 8)
+		k[n - 1] &= (uint8_t)(0xFF << (8 - bits % 8));
+	return bits == 96 ? epc_hash96(k) : epc_hash(HASH_SEED, k, bits);
+}
+
+static inline uint8_t
+entry_x(const struct entry *e)
+{
+	return __atomic_load_n(&e->x, __ATOMIC_ACQUIRE);
+}
+
+/* The base entry of a 96-bit EPC with hash h, or NULL: the lookups' hot path. */
+static inline const struct entry *
+find96(const struct lane_taglist *l, uint64_t h, const uint8_t *epc)
+{
+	uint32_t b = bucket_of(h, l->nb);
 	for (uint32_t i = l->dir[b], end = l->dir[b + 1]; i < end; i++) {
 		const struct entry *e = &l->tags[i];
-		if (!(e->x & X_LONG) && memcmp(e->key, epc, 12) == 0)
+		if (!(entry_x(e) & X_LONG) && memcmp(e->key, epc, 12) == 0)
 			return e;
 	}
 	return NULL;
 }
 
 static const struct entry *
-find_long(const struct lane_taglist *l, const uint8_t *epc, unsigned bits)
+find_long(const struct lane_taglist *l, uint64_t h, unsigned bits, const uint8_t k[32])
 {
-	uint8_t k[32] = {0};
-	size_t n = (bits + 7) / 8;
-
-	memcpy(k, epc, n);
-	if (bits % 8)
-		k[n - 1] &= (uint8_t)(0xFF << (8 - bits % 8));
-	uint32_t b = bucket_of(epc_hash(HASH_SEED, k, bits), l->nb);
+	uint32_t b = bucket_of(h, l->nb);
 	for (uint32_t i = l->dir[b], end = l->dir[b + 1]; i < end; i++) {
 		const struct entry *e = &l->tags[i];
 		uint32_t li;
-		if (!(e->x & X_LONG))
+		if (!(entry_x(e) & X_LONG))
 			continue;
 		memcpy(&li, e->key, 4);
-		if (l->longs[li].bits == bits && memcmp(l->longs[li].epc, k, n) == 0)
+		if (l->longs[li].bits == bits && memcmp(l->longs[li].epc, k, 32) == 0)
 			return e;
 	}
 	return NULL;
+}
+
+/* The base entry of a keyed EPC (epc_key), or NULL. */
+static const struct entry *
+find_base(const struct lane_taglist *l, uint64_t h, unsigned bits, const uint8_t k[32])
+{
+	return bits == 96 ? find96(l, h, k) : find_long(l, h, bits, k);
 }
 
 static const struct pass *
@@ -427,31 +637,29 @@ find_pass(const struct lane_taglist *l, uint32_t tag)
 	return lo < l->pdir[k + 1] && l->passes[lo].tag == tag ? &l->passes[lo] : NULL;
 }
 
-int
-lane_taglist_lookup(const struct lane_taglist *l, const uint8_t *epc, unsigned epc_bits,
-		    const uint8_t *tid, struct lane_tag_info *out)
+static void
+info_fields(unsigned info, unsigned reason, struct lane_tag_info *out)
 {
-	const struct entry *e;
+	out->vclass = info & I_CLASS;
+	out->status = (info >> I_STATUS_SHIFT) & 3;
+	out->reason = reason;
+	out->flags = (info & I_EXEMPT ? LANE_TAG_F_EXEMPT : 0) | (info & I_PASS ? LANE_TAG_F_PASS : 0);
+}
 
-	if (out == NULL)
-		return TOLL_EINVAL;
-	memset(out, 0, sizeof(*out));
-	if (l == NULL || (epc == NULL && epc_bits != 0))
-		return TOLL_EINVAL;
-	if (epc_bits == 0 || epc_bits > LANE_EPC_MAX_BITS)
-		return TOLL_ENOTFOUND;
-	e = epc_bits == 96 ? find96(l, epc) : find_long(l, epc, epc_bits);
-	if (e == NULL)
-		return TOLL_ENOTFOUND;
-
+static inline void
+lookup_base(const struct lane_taglist *l, const struct entry *e, uint8_t x, const uint8_t *tid,
+	    struct lane_tag_info *out)
+{
 	const struct account *a = &l->accts[e->acct];
-	out->account_id = a->id;
-	out->balance_vnd = (int64_t)a->balance_vnd - __atomic_load_n(&a->debit_vnd, __ATOMIC_RELAXED);
-	out->vclass = e->info & I_CLASS;
-	out->status = (e->info >> I_STATUS_SHIFT) & 3;
-	out->reason = e->reason;
-	out->flags = (e->info & I_EXEMPT ? LANE_TAG_F_EXEMPT : 0) | (e->info & I_PASS ? LANE_TAG_F_PASS : 0);
-	if (e->x & X_PLATE) {
+	int32_t d = __atomic_load_n(&a->debit_vnd, __ATOMIC_ACQUIRE);
+	if (__builtin_expect(d >= 0, 1)) { /* account_of, inline for the usual case */
+		out->account_id = a->id;
+		out->balance_vnd = (int64_t)a->balance_vnd - d;
+	} else {
+		account_of(l, base_ref(e->acct), &out->account_id, &out->balance_vnd);
+	}
+	info_fields(e->info, e->reason, out);
+	if (x & X_PLATE) {
 		memcpy(out->plate, l->plates[e->plate], LANE_PLATE_MAX);
 		out->plate[LANE_PLATE_MAX] = 0;
 	} else {
@@ -468,6 +676,79 @@ lane_taglist_lookup(const struct lane_taglist *l, const uint8_t *epc, unsigned e
 			out->pass_until_day = p->until_day;
 		}
 	}
+}
+
+static void
+plate_of_state(const uint64_t st[ST_WORDS], char out[LANE_PLATE_MAX + 1])
+{
+	for (int i = 0; i < LANE_PLATE_MAX; i++)
+		out[i] = (char)(st[ST_PLATE_LO + i / 8] >> (8 * (i % 8)));
+	out[LANE_PLATE_MAX] = 0;
+}
+
+static void
+lookup_update(const struct lane_taglist *l, const struct utag *u, const uint8_t *tid, struct lane_tag_info *out)
+{
+	uint64_t st[ST_WORDS];
+	unsigned info;
+
+	utag_read(u, st);
+	info = (unsigned)st[ST_INFO] & 0xFF;
+	account_of(l, st[ST_ACCT], &out->account_id, &out->balance_vnd);
+	info_fields(info, (unsigned)(st[ST_INFO] >> 8) & 0xFF, out);
+	plate_of_state(st, out->plate);
+	if (info & I_TID) {
+		out->tid_listed = 1;
+		out->tid_mismatch = tid != NULL && tid_fingerprint(tid) != (uint32_t)(st[ST_INFO] >> 32);
+	}
+	if (info & I_PASS) {
+		out->pass_station = (uint32_t)st[ST_PASS];
+		out->pass_until_day = (uint32_t)(st[ST_PASS] >> 32);
+	}
+}
+
+int
+lane_taglist_lookup(const struct lane_taglist *l, const uint8_t *epc, unsigned epc_bits,
+		    const uint8_t *tid, struct lane_tag_info *out)
+{
+	const struct entry *e;
+	const struct utag *u;
+	uint8_t k[32];
+	uint64_t h;
+
+	if (out == NULL)
+		return TOLL_EINVAL;
+	memset(out, 0, sizeof(*out));
+	if (l == NULL || (epc == NULL && epc_bits != 0))
+		return TOLL_EINVAL;
+	if (epc_bits == 0 || epc_bits > LANE_EPC_MAX_BITS)
+		return TOLL_ENOTFOUND;
+	if (epc_bits == 96) {
+		/* the caller's bytes as they are; the 32-byte key only for the update layer */
+		h = epc_hash96(epc);
+		e = find96(l, h, epc);
+	} else {
+		h = epc_key(epc, epc_bits, k);
+		e = find_long(l, h, epc_bits, k);
+	}
+	if (e != NULL) {
+		uint8_t x = entry_x(e);
+		if (!(x & X_UPDATED)) {
+			lookup_base(l, e, x, tid, out);
+			return 0;
+		}
+	} else if (__atomic_load_n(&l->n_newtags, __ATOMIC_ACQUIRE) == 0) {
+		return TOLL_ENOTFOUND;
+	}
+	if (epc_bits == 96) {
+		memcpy(k, epc, 12);
+		memset(k + 12, 0, 20);
+	}
+	u = utag_find(l, h, epc_bits, k);
+	assert(u != NULL || e == NULL); /* published before X_UPDATED was set */
+	if (u == NULL)
+		return TOLL_ENOTFOUND;
+	lookup_update(l, u, tid, out);
 	return 0;
 }
 
@@ -488,20 +769,38 @@ find_account(const struct lane_taglist *l, uint64_t id)
 	return lo < l->adir[b + 1] && l->accts[lo].id == id ? (int64_t)lo : -1;
 }
 
+/* debits + fee, saturating at INT32_MAX; debits >= 0, fee >= 0 */
+static inline int32_t
+debit_add(int32_t debits, int64_t fee_vnd)
+{
+	return fee_vnd > (int64_t)INT32_MAX - debits ? INT32_MAX : (int32_t)(debits + fee_vnd);
+}
+
 int
 lane_taglist_debit(struct lane_taglist *l, uint64_t account_id, int64_t fee_vnd)
 {
 	if (l == NULL || fee_vnd < 0)
 		return TOLL_EINVAL;
 	int64_t a = find_account(l, account_id);
-	if (a < 0)
+	if (a >= 0) {
+		int32_t *d = &l->accts[a].debit_vnd;
+		int32_t old = __atomic_load_n(d, __ATOMIC_ACQUIRE), nw;
+		while (old >= 0) {
+			nw = debit_add(old, fee_vnd);
+			if (__atomic_compare_exchange_n(d, &old, nw, 1, __ATOMIC_ACQUIRE, __ATOMIC_ACQUIRE))
+				return 0;
+		}
+		/* DEBIT_MOVED: the update layer holds the account */
+	}
+	if (account_id == 0 || account_id > UINT32_MAX)
 		return TOLL_ENOTFOUND;
-	int32_t *d = &l->accts[a].debit_vnd;
-	int32_t old = __atomic_load_n(d, __ATOMIC_RELAXED), nw;
+	struct uacct *u = (struct uacct *)(uintptr_t)uacct_find(l, (uint32_t)account_id);
+	if (u == NULL)
+		return TOLL_ENOTFOUND;
+	uint64_t old = __atomic_load_n(&u->state, __ATOMIC_RELAXED), nw;
 	do {
-		int64_t sum = (int64_t)old + fee_vnd;
-		nw = sum > INT32_MAX ? INT32_MAX : (int32_t)sum;
-	} while (!__atomic_compare_exchange_n(d, &old, nw, 1, __ATOMIC_RELAXED, __ATOMIC_RELAXED));
+		nw = (old & ~(uint64_t)UINT32_MAX) | (uint32_t)debit_add((int32_t)(uint32_t)old, fee_vnd);
+	} while (!__atomic_compare_exchange_n(&u->state, &old, nw, 1, __ATOMIC_RELAXED, __ATOMIC_RELAXED));
 	return 0;
 }
 
@@ -850,7 +1149,11 @@ load_from(struct src *s, struct lane_taglist **out, char *err, size_t errlen)
 	l = calloc(1, sizeof(*l));
 	if (l == NULL)
 		return toll_errf(err, errlen, TOLL_ENOMEM, "out of memory");
-	l->version = lv;
+	if (pthread_mutex_init(&l->umu, NULL) != 0) {
+		free(l);
+		return toll_errf(err, errlen, TOLL_ENOMEM, "out of memory");
+	}
+	l->version_now = lv;
 	l->ntags = nt;
 	l->naccts = na;
 	l->npasses = np;
@@ -1190,61 +1493,91 @@ put_section_crc(struct out *o)
 	put(o, b, sizeof(b));
 }
 
+/* One tag as the file has it, from whatever is being written. */
+struct ftag {
+	uint64_t h;
+	uint8_t epc[32]; /* zero past bits */
+	uint8_t tid[12]; /* zero without FF_TID */
+	char plate[LANE_PLATE_MAX]; /* zero-padded */
+	uint32_t acct_index, pass_station, pass_until;
+	uint16_t bits;
+	uint8_t cls, status, reason, flags; /* flags as in the file, FF_LONG included */
+};
+
+/* What a list file is written from: the writer's sorted entries, or a
+ * loaded list with its updates.  rewind starts the accounts and the tags
+ * again; each is then asked for in file order. */
+struct wsrc {
+	uint64_t version, naccts, ntags, nlongs, npasses;
+	void *ctx;
+	void (*rewind)(void *ctx);
+	void (*account)(void *ctx, uint64_t *id, int64_t *balance_vnd);
+	void (*tag)(void *ctx, struct ftag *t);
+};
+
 static void
-write_records(const struct lane_taglist_writer *w, struct out *o)
+write_records(const struct wsrc *s, struct out *o)
 {
 	uint8_t b[64];
 	struct toll_wr wr;
+	struct ftag t;
 
 	toll_wr_init(&wr, b, HDR_LEN);
 	toll_wr_bytes(&wr, magic, 8);
 	toll_wr_u32(&wr, FORMAT_VERSION);
 	toll_wr_u32(&wr, HDR_LEN);
-	toll_wr_u64(&wr, w->version);
-	toll_wr_u64(&wr, w->naccts);
-	toll_wr_u64(&wr, w->ntags);
-	toll_wr_u64(&wr, w->nlongs);
-	toll_wr_u64(&wr, w->npasses);
+	toll_wr_u64(&wr, s->version);
+	toll_wr_u64(&wr, s->naccts);
+	toll_wr_u64(&wr, s->ntags);
+	toll_wr_u64(&wr, s->nlongs);
+	toll_wr_u64(&wr, s->npasses);
 	toll_wr_u32(&wr, 0);
 	toll_wr_u32(&wr, toll_crc32c(0, b, HDR_LEN - 4));
 	put(o, b, HDR_LEN);
 
-	put_section_header(o, SEC_ACCOUNTS, ACCT_REC, w->naccts);
-	for (size_t i = 0; i < w->naccts; i++) {
+	s->rewind(s->ctx);
+	put_section_header(o, SEC_ACCOUNTS, ACCT_REC, s->naccts);
+	for (uint64_t i = 0; i < s->naccts; i++) {
+		uint64_t id;
+		int64_t bal;
+		s->account(s->ctx, &id, &bal);
 		toll_wr_init(&wr, b, ACCT_REC);
-		toll_wr_u64(&wr, w->accts[i].id);
-		toll_wr_u64(&wr, (uint64_t)w->accts[i].balance);
+		toll_wr_u64(&wr, id);
+		toll_wr_u64(&wr, (uint64_t)bal);
 		put(o, b, ACCT_REC);
 	}
 	put_section_crc(o);
 
 	/* long EPCs in the order of the (sorted) tags that use them */
-	put_section_header(o, SEC_LONG, LONG_REC, w->nlongs);
-	for (size_t i = 0; i < w->ntags; i++) {
-		const struct wtag *t = &w->tags[i];
-		if (!(t->flags & FF_LONG))
+	s->rewind(s->ctx);
+	put_section_header(o, SEC_LONG, LONG_REC, s->nlongs);
+	for (uint64_t i = 0; i < s->ntags; i++) {
+		s->tag(s->ctx, &t);
+		if (!(t.flags & FF_LONG))
 			continue;
 		toll_wr_init(&wr, b, LONG_REC);
-		toll_wr_u16(&wr, t->bits);
-		toll_wr_bytes(&wr, w->longs[t->long_index].epc, 32);
+		toll_wr_u16(&wr, t.bits);
+		toll_wr_bytes(&wr, t.epc, 32);
 		put(o, b, LONG_REC);
 	}
 	put_section_crc(o);
 
-	put_section_header(o, SEC_TAGS, TAG_REC, w->ntags);
-	for (size_t i = 0; i < w->ntags; i++) {
-		const struct wtag *t = &w->tags[i];
+	s->rewind(s->ctx);
+	put_section_header(o, SEC_TAGS, TAG_REC, s->ntags);
+	for (uint64_t i = 0; i < s->ntags; i++) {
+		static const uint8_t zero12[12];
+		s->tag(s->ctx, &t);
 		toll_wr_init(&wr, b, TAG_REC);
-		toll_wr_bytes(&wr, t->epc, 12);
-		toll_wr_bytes(&wr, t->tid, 12);
-		toll_wr_u32(&wr, t->acct_index);
-		toll_wr_u8(&wr, t->cls);
-		toll_wr_u8(&wr, t->status);
-		toll_wr_u8(&wr, t->reason);
-		toll_wr_u8(&wr, t->flags);
-		toll_wr_bytes(&wr, t->plate, LANE_PLATE_MAX);
-		toll_wr_u32(&wr, t->pass_station);
-		toll_wr_u32(&wr, t->pass_until);
+		toll_wr_bytes(&wr, t.flags & FF_LONG ? zero12 : t.epc, 12);
+		toll_wr_bytes(&wr, t.tid, 12);
+		toll_wr_u32(&wr, t.acct_index);
+		toll_wr_u8(&wr, t.cls);
+		toll_wr_u8(&wr, t.status);
+		toll_wr_u8(&wr, t.reason);
+		toll_wr_u8(&wr, t.flags);
+		toll_wr_bytes(&wr, t.plate, LANE_PLATE_MAX);
+		toll_wr_u32(&wr, t.pass_station);
+		toll_wr_u32(&wr, t.pass_until);
 		put(o, b, TAG_REC);
 	}
 	put_section_crc(o);
@@ -1301,12 +1634,94 @@ writer_problem(struct lane_taglist_writer *w, int code, int problem, size_t firs
 	return code;
 }
 
-int
-lane_taglist_writer_finish(struct lane_taglist_writer *w, const char *path)
+/* The writer's entries, sorted, as a record source. */
+struct writer_cursor {
+	const struct lane_taglist_writer *w;
+	size_t account, tag;
+};
+
+static void
+writer_rewind(void *ctx)
+{
+	struct writer_cursor *c = ctx;
+	c->account = c->tag = 0;
+}
+
+static void
+writer_account(void *ctx, uint64_t *id, int64_t *balance_vnd)
+{
+	struct writer_cursor *c = ctx;
+	const struct waccount *a = &c->w->accts[c->account++];
+	*id = a->id;
+	*balance_vnd = a->balance;
+}
+
+static void
+writer_tag(void *ctx, struct ftag *t)
+{
+	struct writer_cursor *c = ctx;
+	const struct wtag *s = &c->w->tags[c->tag++];
+
+	memset(t, 0, sizeof(*t));
+	t->h = s->h;
+	memcpy(t->epc, wtag_key(c->w, s), s->flags & FF_LONG ? 32 : 12);
+	memcpy(t->tid, s->tid, 12);
+	memcpy(t->plate, s->plate, LANE_PLATE_MAX);
+	t->acct_index = s->acct_index;
+	t->pass_station = s->pass_station;
+	t->pass_until = s->pass_until;
+	t->bits = s->bits;
+	t->cls = s->cls;
+	t->status = s->status;
+	t->reason = s->reason;
+	t->flags = s->flags;
+}
+
+/* Write a list file: a temporary file next to path, fsync, rename over
+ * path, fsync of the folder.  0, or a code with msg saying what failed. */
+static int
+write_file(const char *path, const struct wsrc *src, char *msg, size_t msglen)
 {
 	char tmp[4200];
 	struct out o;
 	int fd;
+
+	int n = snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", path, (long)getpid());
+	if (n < 0 || (size_t)n >= sizeof(tmp))
+		return toll_errf(msg, msglen, TOLL_EINVAL, "path too long: %s", path);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return toll_errf(msg, msglen, TOLL_ESYS, "could not create %s: %s", tmp, strerror(errno));
+	memset(&o, 0, sizeof(o));
+	o.ok = 1;
+	o.f = fdopen(fd, "w");
+	if (o.f == NULL) {
+		int e = errno;
+		close(fd);
+		unlink(tmp);
+		return toll_errf(msg, msglen, TOLL_ESYS, "could not write %s: %s", tmp, strerror(e));
+	}
+	(void)setvbuf(o.f, NULL, _IOFBF, 1 << 20);
+	write_records(src, &o);
+	int e = 0;
+	if (!o.ok || fflush(o.f) != 0 || fsync(fd) != 0)
+		e = errno ? errno : EIO;
+	if (fclose(o.f) != 0 && e == 0)
+		e = errno;
+	if (e == 0 && rename(tmp, path) != 0)
+		e = errno;
+	if (e != 0) {
+		unlink(tmp);
+		return toll_errf(msg, msglen, TOLL_ESYS, "could not write %s: %s", path, strerror(e));
+	}
+	sync_dir_of(path);
+	return 0;
+}
+
+int
+lane_taglist_writer_finish(struct lane_taglist_writer *w, const char *path)
+{
+	struct writer_cursor wc;
 
 	if (w == NULL || path == NULL)
 		return TOLL_EINVAL;
@@ -1373,36 +1788,558 @@ lane_taglist_writer_finish(struct lane_taglist_writer *w, const char *path)
 					      MAX_BUCKET);
 	}
 
-	int n = snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", path, (long)getpid());
-	if (n < 0 || (size_t)n >= sizeof(tmp))
-		return writer_problem(w, TOLL_EINVAL, P_OTHER, 0, 0, "path too long: %s", path);
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (fd < 0)
-		return writer_problem(w, TOLL_ESYS, P_OTHER, 0, 0, "could not create %s: %s", tmp, strerror(errno));
-	memset(&o, 0, sizeof(o));
-	o.ok = 1;
-	o.f = fdopen(fd, "w");
-	if (o.f == NULL) {
-		int e = errno;
-		close(fd);
-		unlink(tmp);
-		return writer_problem(w, TOLL_ESYS, P_OTHER, 0, 0, "could not write %s: %s", tmp, strerror(e));
+	struct wsrc src = {w->version, w->naccts, w->ntags, w->nlongs, w->npasses, &wc, writer_rewind, writer_account,
+			   writer_tag};
+	wc.w = w;
+	int rc = write_file(path, &src, w->error, sizeof(w->error));
+	if (rc != 0) {
+		w->problem = P_OTHER;
+		w->first = w->second = 0;
 	}
-	(void)setvbuf(o.f, NULL, _IOFBF, 1 << 20);
-	write_records(w, &o);
-	int e = 0;
-	if (!o.ok || fflush(o.f) != 0 || fsync(fd) != 0)
-		e = errno ? errno : EIO;
-	if (fclose(o.f) != 0 && e == 0)
-		e = errno;
-	if (e == 0 && rename(tmp, path) != 0)
-		e = errno;
-	if (e != 0) {
-		unlink(tmp);
-		return writer_problem(w, TOLL_ESYS, P_OTHER, 0, 0, "could not write %s: %s", path, strerror(e));
+	return rc;
+}
+
+/* ---- updates after load ----------------------------------------------------- */
+
+static void
+ubytes_add(struct lane_taglist *l, size_t n)
+{
+	__atomic_fetch_add(&l->ubytes, n, __ATOMIC_RELAXED);
+}
+
+static void
+updates_free(struct lane_taglist *l)
+{
+	struct ptab *tabs[2] = {l->utab, l->atab};
+	for (int k = 0; k < 2; k++)
+		while (tabs[k] != NULL) {
+			struct ptab *next = tabs[k]->retired;
+			free(tabs[k]);
+			tabs[k] = next;
+		}
+	while (l->tblocks != NULL) {
+		struct tblock *next = l->tblocks->next;
+		free(l->tblocks);
+		l->tblocks = next;
 	}
-	sync_dir_of(path);
+	while (l->ablocks != NULL) {
+		struct ablock *next = l->ablocks->next;
+		free(l->ablocks);
+		l->ablocks = next;
+	}
+	l->utab = l->atab = NULL;
+}
+
+static uint64_t
+utag_hash(const void *rec)
+{
+	return ((const struct utag *)rec)->h;
+}
+
+static uint64_t
+uacct_hash(const void *rec)
+{
+	return acct_hash(((const struct uacct *)rec)->id);
+}
+
+static void
+ptab_put(struct ptab *t, uint64_t h, void *rec)
+{
+	size_t i = h & t->mask;
+	while (t->slot[i] != NULL) /* only the update side stores slots */
+		i = (i + 1) & t->mask;
+	__atomic_store_n(&t->slot[i], rec, __ATOMIC_RELEASE);
+}
+
+/* Room in *pub for one more record (of n held), at most half the slots
+ * used: a bigger table, filled, then published; the old one is kept for
+ * readers still in it. */
+static int
+ptab_reserve(struct lane_taglist *l, struct ptab **pub, uint64_t n, uint64_t (*hash)(const void *))
+{
+	struct ptab *old = *pub;
+	size_t slots = old != NULL ? old->mask + 1 : 0;
+
+	if (2 * (n + 1) <= slots)
+		return 0;
+	size_t ns = slots ? 2 * slots : PTAB_MIN;
+	struct ptab *t = calloc(1, sizeof(*t) + ns * sizeof(t->slot[0]));
+	if (t == NULL)
+		return TOLL_ENOMEM;
+	t->mask = ns - 1;
+	t->retired = old;
+	for (size_t i = 0; i < slots; i++)
+		if (old->slot[i] != NULL)
+			ptab_put(t, hash(old->slot[i]), old->slot[i]);
+	__atomic_store_n(pub, t, __ATOMIC_RELEASE);
+	ubytes_add(l, sizeof(*t) + ns * sizeof(t->slot[0]));
 	return 0;
+}
+
+static int
+tblock_reserve(struct lane_taglist *l)
+{
+	if (l->tblocks != NULL && l->tblocks->used < UBLOCK)
+		return 0;
+	struct tblock *b = calloc(1, sizeof(*b));
+	if (b == NULL)
+		return TOLL_ENOMEM;
+	b->next = l->tblocks;
+	l->tblocks = b;
+	ubytes_add(l, sizeof(*b));
+	return 0;
+}
+
+static int
+ablock_reserve(struct lane_taglist *l)
+{
+	if (l->ablocks != NULL && l->ablocks->used < UBLOCK)
+		return 0;
+	struct ablock *b = calloc(1, sizeof(*b));
+	if (b == NULL)
+		return TOLL_ENOMEM;
+	b->next = l->ablocks;
+	l->ablocks = b;
+	ubytes_add(l, sizeof(*b));
+	return 0;
+}
+
+/* Room for one new account record; TOLL_EFULL past the bound on accounts. */
+static int
+account_room(struct lane_taglist *l, int in_base)
+{
+	if (!in_base && l->naccts + l->n_newaccts >= LANE_TAGLIST_MAX_TAGS)
+		return TOLL_EFULL;
+	if (ptab_reserve(l, &l->atab, l->n_uaccts, uacct_hash) != 0 || ablock_reserve(l) != 0)
+		return TOLL_ENOMEM;
+	return 0;
+}
+
+/* A new account record (room reserved), published; a base account's own
+ * debit word then moves to it: the debits recorded there are forgotten. */
+static struct uacct *
+account_add(struct lane_taglist *l, uint32_t id, int64_t base, int64_t balance_vnd)
+{
+	struct uacct *u = &l->ablocks->rec[l->ablocks->used++];
+
+	u->id = id;
+	u->base = base >= 0 ? (uint32_t)base : NO_BASE;
+	u->given = balance_vnd;
+	__atomic_store_n(&u->state, state_of(balance_vnd), __ATOMIC_RELAXED);
+	ptab_put(__atomic_load_n(&l->atab, __ATOMIC_RELAXED), uacct_hash(u), u);
+	__atomic_store_n(&l->n_uaccts, l->n_uaccts + 1, __ATOMIC_RELAXED);
+	if (base >= 0)
+		(void)__atomic_exchange_n(&l->accts[base].debit_vnd, DEBIT_MOVED, __ATOMIC_RELEASE);
+	else
+		__atomic_store_n(&l->n_newaccts, l->n_newaccts + 1, __ATOMIC_RELAXED);
+	return u;
+}
+
+int
+lane_taglist_set_account(struct lane_taglist *l, uint64_t account_id, int64_t balance_vnd)
+{
+	int rc = 0;
+
+	if (l == NULL)
+		return TOLL_EINVAL;
+	if (account_id == 0 || account_id > UINT32_MAX)
+		return TOLL_ERANGE;
+	pthread_mutex_lock(&l->umu);
+	struct uacct *u = (struct uacct *)(uintptr_t)uacct_find(l, (uint32_t)account_id);
+	if (u != NULL) {
+		/* one store: the new balance and no debits; a debit racing with
+		 * it lands on the old word (forgotten) or on the new one */
+		u->given = balance_vnd;
+		__atomic_store_n(&u->state, state_of(balance_vnd), __ATOMIC_RELEASE);
+	} else {
+		int64_t base = find_account(l, account_id);
+		rc = account_room(l, base >= 0);
+		if (rc == 0)
+			(void)account_add(l, (uint32_t)account_id, base, balance_vnd);
+	}
+	pthread_mutex_unlock(&l->umu);
+	return rc;
+}
+
+void
+lane_taglist_set_version(struct lane_taglist *l, uint64_t version)
+{
+	if (l != NULL)
+		__atomic_store_n(&l->version_now, version, __ATOMIC_RELAXED);
+}
+
+size_t
+lane_taglist_update_count(const struct lane_taglist *l)
+{
+	return (size_t)(__atomic_load_n(&l->n_utags, __ATOMIC_RELAXED) + __atomic_load_n(&l->n_uaccts, __ATOMIC_RELAXED));
+}
+
+/* The bounds of lane_taglist_writer_tag. */
+static int
+update_check(const struct lane_tag_update *u)
+{
+	size_t plen = strnlen(u->plate, LANE_PLATE_MAX + 1);
+
+	if (u->epc_bits == 0 || u->epc_bits > LANE_EPC_MAX_BITS || u->vclass < 1 || u->vclass > 5 ||
+	    u->status > LANE_TAG_INVALID || u->reason > 255 ||
+	    (u->flags & ~(unsigned)(LANE_TAG_F_EXEMPT | LANE_TAG_F_PASS)) || plen > LANE_PLATE_MAX ||
+	    (plen > 0 && plate_check(u->plate, plen) < 0) ||
+	    (!(u->flags & LANE_TAG_F_PASS) && (u->pass_station != 0 || u->pass_until_day != 0)))
+		return TOLL_EINVAL;
+	if (u->account_id == 0 || u->account_id > UINT32_MAX)
+		return TOLL_ERANGE;
+	return 0;
+}
+
+int
+lane_taglist_upsert_tag(struct lane_taglist *l, const struct lane_tag_update *u)
+{
+	uint64_t st[ST_WORDS] = {0};
+	uint8_t k[32];
+	int rc;
+
+	if (l == NULL || u == NULL)
+		return TOLL_EINVAL;
+	if ((rc = update_check(u)) != 0)
+		return rc;
+	uint64_t h = epc_key(u->epc, u->epc_bits, k);
+	uint32_t id = (uint32_t)u->account_id;
+
+	pthread_mutex_lock(&l->umu);
+	const struct entry *e = find_base(l, h, u->epc_bits, k);
+	struct utag *t = (struct utag *)(uintptr_t)utag_find(l, h, u->epc_bits, k);
+	const struct uacct *ua = uacct_find(l, id);
+	int64_t abase = ua == NULL ? find_account(l, id) : -1;
+
+	/* everything that can fail, before anything changes */
+	if (t == NULL && e == NULL && l->ntags + l->n_newtags >= LANE_TAGLIST_MAX_TAGS)
+		rc = TOLL_EFULL;
+	else if (t == NULL &&
+		 (ptab_reserve(l, &l->utab, l->n_utags, utag_hash) != 0 || tblock_reserve(l) != 0))
+		rc = TOLL_ENOMEM;
+	else if (ua == NULL && abase < 0)
+		rc = account_room(l, 0);
+	if (rc != 0) {
+		pthread_mutex_unlock(&l->umu);
+		return rc;
+	}
+	if (ua == NULL && abase < 0)
+		ua = account_add(l, id, -1, 0); /* central's balance comes with set_account */
+
+	unsigned info = u->vclass | u->status << I_STATUS_SHIFT | (u->flags & LANE_TAG_F_EXEMPT ? I_EXEMPT : 0) |
+			(u->flags & LANE_TAG_F_PASS ? I_PASS : 0) | (u->tid_valid ? I_TID : 0);
+	st[ST_INFO] = info | (uint64_t)u->reason << 8 |
+		      (u->tid_valid ? (uint64_t)tid_fingerprint(u->tid) << 32 : 0);
+	st[ST_PASS] = u->pass_station | (uint64_t)u->pass_until_day << 32;
+	for (int i = 0; i < LANE_PLATE_MAX && u->plate[i] != 0; i++)
+		st[ST_PLATE_LO + i / 8] |= (uint64_t)(uint8_t)u->plate[i] << (8 * (i % 8));
+	st[ST_ACCT] = ua != NULL ? (uint64_t)(uintptr_t)ua : base_ref((uint32_t)abase);
+
+	if (t != NULL) {
+		uint32_t s = __atomic_load_n(&t->seq, __ATOMIC_RELAXED);
+		__atomic_store_n(&t->seq, s + 1, __ATOMIC_RELAXED);
+		for (int w = 0; w < ST_WORDS; w++)
+			__atomic_store_n(&t->st[w], st[w], __ATOMIC_RELEASE);
+		__atomic_store_n(&t->seq, s + 2, __ATOMIC_RELEASE);
+	} else {
+		t = &l->tblocks->rec[l->tblocks->used++];
+		t->h = h;
+		memcpy(t->epc, k, 32);
+		t->bits = (uint16_t)u->epc_bits;
+		t->base = e != NULL ? (uint32_t)(e - l->tags) : NO_BASE;
+		for (int w = 0; w < ST_WORDS; w++)
+			__atomic_store_n(&t->st[w], st[w], __ATOMIC_RELAXED);
+		ptab_put(__atomic_load_n(&l->utab, __ATOMIC_RELAXED), h, t);
+		__atomic_store_n(&l->n_utags, l->n_utags + 1, __ATOMIC_RELAXED);
+		if (e != NULL)
+			__atomic_fetch_or((uint8_t *)(uintptr_t)&e->x, X_UPDATED, __ATOMIC_RELEASE);
+		else
+			__atomic_store_n(&l->n_newtags, l->n_newtags + 1, __ATOMIC_RELEASE);
+	}
+	memset(t->tid, 0, sizeof(t->tid));
+	if (u->tid_valid)
+		memcpy(t->tid, u->tid, sizeof(t->tid));
+	pthread_mutex_unlock(&l->umu);
+	return 0;
+}
+
+/* ---- save: the merged list as a list file ------------------------------------ */
+
+/* fmix64's multipliers' inverses mod 2^64 */
+#define FMIX_INV1 0x4F74430C22A54005ull
+#define FMIX_INV2 0x9CB4B2F8129337DBull
+_Static_assert(0xFF51AFD7ED558CCDull * FMIX_INV1 == 1 && 0xC4CEB9FE1A85EC53ull * FMIX_INV2 == 1,
+	       "fmix64's inverse multipliers");
+
+static uint64_t
+fmix64_inverse(uint64_t x)
+{
+	x ^= x >> 33;
+	x *= FMIX_INV2;
+	x ^= x >> 33;
+	x *= FMIX_INV1;
+	x ^= x >> 33;
+	return x;
+}
+
+/* A TID whose fingerprint is fp: the hash runs backwards from fp << 32
+ * (h = fmix64(fmix64(seed ^ g0) ^ g1), g1's low half zero). */
+static void
+tid_for_fingerprint(uint32_t fp, uint8_t tid[12])
+{
+	uint64_t y = fmix64_inverse((uint64_t)fp << 32);
+	uint64_t h1 = y & UINT32_MAX, g1 = y ^ h1;
+	uint64_t g0 = fmix64_inverse(h1) ^ (TID_SEED ^ 96);
+	for (int i = 0; i < 8; i++)
+		tid[i] = (uint8_t)(g0 >> (56 - 8 * i));
+	for (int i = 0; i < 4; i++)
+		tid[8 + i] = (uint8_t)(g1 >> (56 - 8 * i));
+	assert(tid_fingerprint(tid) == fp);
+}
+
+/* The base and the update layer merged, in file order. */
+struct merge {
+	const struct lane_taglist *l;
+	const struct uacct **newa; /* accounts the base does not have, by id */
+	size_t nnewa, ai, ni_a;
+	const struct utag **newt; /* tags the base does not have, in file order */
+	size_t nnewt, ni;
+	uint64_t bi;
+	uint32_t *b2m; /* base account index -> index in the file */
+};
+
+static int
+uacct_ptr_cmp(const void *a, const void *b)
+{
+	const struct uacct *x = *(const struct uacct *const *)a, *y = *(const struct uacct *const *)b;
+	return x->id < y->id ? -1 : x->id > y->id;
+}
+
+static int
+utag_ptr_cmp(const void *a, const void *b)
+{
+	const struct utag *x = *(const struct utag *const *)a, *y = *(const struct utag *const *)b;
+	return key_cmp(x->h, x->bits, x->epc, y->h, y->bits, y->epc);
+}
+
+static void
+merge_rewind(void *ctx)
+{
+	struct merge *m = ctx;
+	m->ai = m->ni_a = 0;
+	m->bi = m->ni = 0;
+}
+
+static void
+merge_account(void *ctx, uint64_t *id, int64_t *balance_vnd)
+{
+	struct merge *m = ctx;
+	const struct lane_taglist *l = m->l;
+
+	if (m->ai < l->naccts && (m->ni_a == m->nnewa || l->accts[m->ai].id < m->newa[m->ni_a]->id)) {
+		const struct account *a = &l->accts[m->ai++];
+		*id = a->id;
+		if (__atomic_load_n(&a->debit_vnd, __ATOMIC_ACQUIRE) >= 0) {
+			*balance_vnd = a->balance_vnd;
+		} else {
+			const struct uacct *u = uacct_find(l, a->id);
+			assert(u != NULL);
+			*balance_vnd = u->given;
+		}
+		return;
+	}
+	const struct uacct *u = m->newa[m->ni_a++];
+	*id = u->id;
+	*balance_vnd = u->given;
+}
+
+static uint32_t
+merged_account(const struct merge *m, uint64_t ref)
+{
+	if (ref & 1)
+		return m->b2m[ref >> 1];
+	const struct uacct *u = (const struct uacct *)(uintptr_t)ref;
+	return u->base != NO_BASE ? m->b2m[u->base] : u->merged;
+}
+
+static void
+ftag_of_update(const struct merge *m, const struct utag *u, struct ftag *t)
+{
+	uint64_t st[ST_WORDS];
+	unsigned info;
+
+	utag_read(u, st);
+	info = (unsigned)st[ST_INFO] & 0xFF;
+	t->cls = (uint8_t)(info & I_CLASS);
+	t->status = (uint8_t)((info >> I_STATUS_SHIFT) & 3);
+	t->reason = (uint8_t)(st[ST_INFO] >> 8);
+	t->flags |= (uint8_t)((info & I_EXEMPT ? FF_EXEMPT : 0) | (info & I_PASS ? FF_PASS : 0) |
+			      (info & I_TID ? FF_TID : 0));
+	if (info & I_TID)
+		memcpy(t->tid, u->tid, 12);
+	for (int i = 0; i < LANE_PLATE_MAX; i++)
+		t->plate[i] = (char)(st[ST_PLATE_LO + i / 8] >> (8 * (i % 8)));
+	if (info & I_PASS) {
+		t->pass_station = (uint32_t)st[ST_PASS];
+		t->pass_until = (uint32_t)(st[ST_PASS] >> 32);
+	}
+	t->acct_index = merged_account(m, st[ST_ACCT]);
+}
+
+static void
+ftag_of_base(const struct merge *m, uint64_t i, struct ftag *t)
+{
+	const struct lane_taglist *l = m->l;
+	const struct entry *e = &l->tags[i];
+	uint8_t x = entry_x(e);
+
+	if (x & X_UPDATED) {
+		const struct utag *u = utag_find(l, t->h, t->bits, t->epc);
+		assert(u != NULL);
+		ftag_of_update(m, u, t);
+		return;
+	}
+	t->cls = (uint8_t)(e->info & I_CLASS);
+	t->status = (uint8_t)((e->info >> I_STATUS_SHIFT) & 3);
+	t->reason = e->reason;
+	t->flags |= (uint8_t)((e->info & I_EXEMPT ? FF_EXEMPT : 0) | (e->info & I_PASS ? FF_PASS : 0) |
+			      (e->info & I_TID ? FF_TID : 0));
+	if (e->info & I_TID)
+		tid_for_fingerprint(e->tidfp, t->tid);
+	if (x & X_PLATE) {
+		memcpy(t->plate, l->plates[e->plate], LANE_PLATE_MAX);
+	} else {
+		char p[LANE_PLATE_MAX + 1];
+		plate_unpack(e->plate, e->plate_hi, p);
+		memcpy(t->plate, p, strlen(p));
+	}
+	if (e->info & I_PASS) {
+		const struct pass *p = find_pass(l, (uint32_t)i);
+		assert(p != NULL);
+		t->pass_station = p->station;
+		t->pass_until = p->until_day;
+	}
+	t->acct_index = m->b2m[e->acct];
+}
+
+/* The key of base entry i into t. */
+static void
+base_key(const struct lane_taglist *l, uint64_t i, struct ftag *t)
+{
+	const struct entry *e = &l->tags[i];
+
+	memset(t, 0, sizeof(*t));
+	if (entry_x(e) & X_LONG) {
+		uint32_t li;
+		memcpy(&li, e->key, 4);
+		t->bits = l->longs[li].bits;
+		memcpy(t->epc, l->longs[li].epc, 32);
+		t->h = epc_hash(HASH_SEED, t->epc, t->bits);
+		t->flags = FF_LONG;
+	} else {
+		t->bits = 96;
+		memcpy(t->epc, e->key, 12);
+		t->h = epc_hash96(t->epc);
+	}
+}
+
+static void
+merge_tag(void *ctx, struct ftag *t)
+{
+	struct merge *m = ctx;
+	const struct lane_taglist *l = m->l;
+
+	if (m->bi < l->ntags) {
+		base_key(l, m->bi, t);
+		const struct utag *n = m->ni < m->nnewt ? m->newt[m->ni] : NULL;
+		if (n == NULL || key_cmp(t->h, t->bits, t->epc, n->h, n->bits, n->epc) < 0) {
+			ftag_of_base(m, m->bi++, t);
+			return;
+		}
+	}
+	const struct utag *u = m->newt[m->ni++];
+	memset(t, 0, sizeof(*t));
+	t->h = u->h;
+	t->bits = u->bits;
+	memcpy(t->epc, u->epc, 32);
+	if (u->bits != 96)
+		t->flags = FF_LONG;
+	ftag_of_update(m, u, t);
+}
+
+static int
+save_locked(const struct lane_taglist *l, const char *path, char *err, size_t errlen)
+{
+	struct merge m;
+	struct ftag t;
+	int rc = 0;
+
+	memset(&m, 0, sizeof(m));
+	m.l = l;
+	m.newa = malloc((l->n_newaccts + 1) * sizeof(*m.newa));
+	m.newt = malloc((l->n_newtags + 1) * sizeof(*m.newt));
+	m.b2m = malloc((l->naccts + 1) * sizeof(*m.b2m));
+	if (m.newa == NULL || m.newt == NULL || m.b2m == NULL) {
+		rc = toll_errf(err, errlen, TOLL_ENOMEM, "%s: out of memory", path);
+		goto done;
+	}
+	for (const struct ablock *b = l->ablocks; b != NULL; b = b->next)
+		for (size_t i = 0; i < b->used; i++)
+			if (b->rec[i].base == NO_BASE)
+				m.newa[m.nnewa++] = &b->rec[i];
+	for (const struct tblock *b = l->tblocks; b != NULL; b = b->next)
+		for (size_t i = 0; i < b->used; i++)
+			if (b->rec[i].base == NO_BASE)
+				m.newt[m.nnewt++] = &b->rec[i];
+	assert(m.nnewa == l->n_newaccts && m.nnewt == l->n_newtags);
+	qsort(m.newa, m.nnewa, sizeof(*m.newa), uacct_ptr_cmp);
+	qsort(m.newt, m.nnewt, sizeof(*m.newt), utag_ptr_cmp);
+	/* where each account lands in the file */
+	for (uint64_t i = 0, j = 0, k = 0; i < l->naccts || j < m.nnewa; k++) {
+		if (i < l->naccts && (j == m.nnewa || l->accts[i].id < m.newa[j]->id))
+			m.b2m[i++] = (uint32_t)k;
+		else
+			((struct uacct *)(uintptr_t)m.newa[j++])->merged = (uint32_t)k;
+	}
+
+	struct wsrc src = {lane_taglist_version(l), l->naccts + m.nnewa, l->ntags + m.nnewt, 0, 0, &m,
+			   merge_rewind, merge_account, merge_tag};
+	/* the counts the header needs, and the loader's bound on a bucket */
+	uint32_t nb = buckets_for(src.ntags), prev = 0;
+	unsigned run = 0;
+	merge_rewind(&m);
+	for (uint64_t i = 0; i < src.ntags; i++) {
+		merge_tag(&m, &t);
+		src.nlongs += (t.flags & FF_LONG) != 0;
+		src.npasses += (t.flags & FF_PASS) != 0;
+		uint32_t b = bucket_of(t.h, nb);
+		run = i > 0 && b == prev ? run + 1 : 1;
+		prev = b;
+		if (run > MAX_BUCKET) {
+			rc = toll_errf(err, errlen, TOLL_ERANGE, "%s: more than %d tags share a hash bucket", path,
+				       MAX_BUCKET);
+			goto done;
+		}
+	}
+	rc = write_file(path, &src, err, errlen);
+done:
+	free(m.newa);
+	free(m.newt);
+	free(m.b2m);
+	return rc;
+}
+
+int
+lane_taglist_save(const struct lane_taglist *l, const char *path, char *err, size_t errlen)
+{
+	if (l == NULL || path == NULL)
+		return TOLL_EINVAL;
+	/* the mutex is the update side's, not part of the list's value */
+	pthread_mutex_t *mu = (pthread_mutex_t *)(uintptr_t)&l->umu;
+	pthread_mutex_lock(mu);
+	int rc = save_locked(l, path, err, errlen);
+	pthread_mutex_unlock(mu);
+	return rc;
 }
 
 /* ---- CSV import ------------------------------------------------------------- */

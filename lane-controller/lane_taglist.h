@@ -23,10 +23,36 @@
  * from it is reported as tid_mismatch (a cloned EPC); a different TID with
  * the same fingerprint (chance 2^-32) passes as a match.
  *
- * Threads: a loaded list is read-only except for the debit counters, which
- * are updated atomically, so lookups and debits may run from several
- * threads at once.  Checking a balance and then debiting it as one step is
- * the caller's to serialise (lane_decide holds its mutex around both). */
+ * Updates after load (docs/taglist-format.md, "Updates after load"): the
+ * loaded list is an immutable base; central's deltas go into an update
+ * layer on top of it (lane_taglist_upsert_tag, lane_taglist_set_account,
+ * lane_taglist_set_version), which every lookup, debit and count sees.  An
+ * updated tag replaces the base tag with the same EPC bits entirely; a tag
+ * not in the base is added; nothing is ever deleted.
+ *
+ * Threads: any number of threads may call lookup, debit, version, count,
+ * update_count and memory_bytes while others call the update functions and
+ * save.  No reader ever takes a lock or allocates:
+ * - the update calls and save serialise on a mutex of their own (one sync
+ *   thread is the expected caller; readers never touch that mutex);
+ * - the base is never written after load, except one "updated" bit in each
+ *   replaced tag entry and the debit word of an account central has
+ *   re-published, both set with single atomic stores after the new state
+ *   is published;
+ * - an updated tag lives in a record whose key never changes and whose
+ *   state is rewritten under a sequence lock: a reader copies it and copies
+ *   again if the writer was in it, so it returns the old or the new state,
+ *   never a mix (a reader only retries while the writer is writing that one
+ *   record);
+ * - an account's balance and this process's debits share one 64-bit atomic
+ *   word once the update layer holds it;
+ * - the update layer's hash tables grow into new tables published with one
+ *   atomic pointer store; a replaced table is kept until lane_taglist_free
+ *   (the replaced ones together are smaller than the current one), and no
+ *   record ever moves or is freed before then.
+ * lane_taglist_free must not race with anything.  Checking a balance and
+ * then debiting it as one step is the caller's to serialise (lane_decide
+ * holds its mutex around both); an update may land between the two. */
 #ifndef LANE_TAGLIST_H
 #define LANE_TAGLIST_H
 
@@ -84,8 +110,61 @@ int lane_taglist_lookup(const struct lane_taglist *l, const uint8_t *epc, unsign
 int lane_taglist_debit(struct lane_taglist *l, uint64_t account_id, int64_t fee_vnd);
 uint64_t lane_taglist_version(const struct lane_taglist *l);
 size_t lane_taglist_count(const struct lane_taglist *l);
-/* Bytes the list allocated (tags, index, accounts, passes, overflow). */
+/* Bytes the list allocated (tags, index, accounts, passes, overflow, and
+ * the update layer). */
 size_t lane_taglist_memory_bytes(const struct lane_taglist *l);
+
+/* ---- updates after load ---- */
+
+/* A tag's whole state as central sends it. */
+struct lane_tag_update {
+	uint8_t epc[32];	/* (epc_bits + 7) / 8 bytes used; bits past epc_bits ignored */
+	unsigned epc_bits;	/* 1..256 */
+	int tid_valid;		/* tid is listed */
+	uint8_t tid[LANE_TID_BYTES];
+	uint64_t account_id;	/* 1..2^32-1 */
+	unsigned vclass, status, reason, flags;
+	char plate[LANE_PLATE_MAX + 1]; /* NUL-terminated, 0-12 printable ASCII */
+	uint32_t pass_station, pass_until_day; /* 0 without LANE_TAG_F_PASS */
+};
+
+/* Insert a tag, or replace the whole state of the tag with these EPC bits
+ * (TID, account, class, plate, status, reason, flags, pass).  The bounds of
+ * lane_taglist_writer_tag: TOLL_EINVAL for a field out of bounds,
+ * TOLL_ERANGE for an account id outside 1..2^32-1; TOLL_EFULL past
+ * LANE_TAGLIST_MAX_TAGS tags or accounts; TOLL_ENOMEM.  On any error
+ * nothing changed.  An account the list does not have is created with
+ * balance 0 until lane_taglist_set_account gives central's (so the lane
+ * refuses a toll on it rather than trusting an unknown balance). */
+int lane_taglist_upsert_tag(struct lane_taglist *l, const struct lane_tag_update *u);
+/* Central's balance for an account as of the list version being applied;
+ * creates the account if the list has none.  Forgets this process's debits
+ * recorded for the account: central's balance already includes what it
+ * settled.  The error this leaves is bounded: debits this lane made but
+ * central had not settled when it published the balance are forgotten
+ * until central publishes the account again (after it settles them).
+ * TOLL_ERANGE for an id outside 1..2^32-1, TOLL_EFULL, TOLL_ENOMEM; on any
+ * error nothing changed.  Balances are kept in the int32 range as at load
+ * (lookups report the clamped value; save writes the one given). */
+int lane_taglist_set_account(struct lane_taglist *l, uint64_t account_id, int64_t balance_vnd);
+/* The version lane_taglist_version reports and save writes. */
+void lane_taglist_set_version(struct lane_taglist *l, uint64_t version);
+/* Tags and accounts held in the update layer (each counted once however
+ * often it was updated). */
+size_t lane_taglist_update_count(const struct lane_taglist *l);
+/* Write the merged list (base and updates, balances as central gave them:
+ * this process's debits are not subtracted) as a normal list file, the way
+ * the writer does (temp file, fsync, rename, fsync of the folder), so that
+ * a lane can compact its delta log; the file loads back with the same
+ * lookups.  Lookups and debits go on meanwhile; update calls wait for it.
+ * The list keeps only a 32-bit fingerprint of a base tag's TID, so such a
+ * tag is written with a stand-in TID of the same fingerprint (the lane
+ * compares fingerprints only); an updated tag keeps the TID it was given.
+ * Saving does not empty the update layer: its memory comes back when the
+ * lane loads the file written and frees this list.  TOLL_ESYS, TOLL_ERANGE
+ * (more than 64 tags in one hash bucket), TOLL_ENOMEM; err gets what
+ * failed. */
+int lane_taglist_save(const struct lane_taglist *l, const char *path, char *err, size_t errlen);
 
 /* Writer, for tools, tests and the demo: collects accounts and tags in any
  * order, then writes the file in the order the loader wants (temp file,

@@ -10,7 +10,12 @@
  *     and what the list says it allocated;
  *   - lookups per second and latency, random hits and random misses, one
  *     thread and two, against one random access to a plain array of the
- *     same keys; debits by account id.
+ *     same keys; debits by account id;
+ *   - updates after load (a tenth of N: 80 % changed tags, 20 % new ones,
+ *     and central's balance for N/100 accounts): apply time, what the
+ *     update layer costs per entry, the lookups again (all, updated tags
+ *     only, misses, two threads, and while one thread keeps applying
+ *     updates), and saving the merged list and loading it back.
  * Prints the figures next to the targets; never fails on them.
  *
  * usage: bench_taglist [N [FILE [SEED]]] */
@@ -200,6 +205,151 @@ latency(const struct lane_taglist *l, const struct query *q, const char *what)
 	       lat[LAT_SAMPLES / 2], lat[LAT_SAMPLES * 99 / 100], lat[LAT_SAMPLES * 999 / 1000], lat[LAT_SAMPLES - 1]);
 }
 
+/* Tag i's state in update generation g (>= 1). */
+static void
+update_of(uint64_t i, unsigned g, uint64_t naccts, struct lane_tag_update *u)
+{
+	uint64_t r = mix(i ^ ((uint64_t)g << 56));
+
+	memset(u, 0, sizeof(*u));
+	u->epc_bits = epc_of(i, u->epc);
+	u->tid_valid = r % 5 == 0;
+	if (u->tid_valid) {
+		memcpy(u->tid, u->epc, 12);
+		u->tid[0] = 0xE3;
+	}
+	u->account_id = 1 + (i + g) % naccts;
+	u->vclass = 1 + (unsigned)(r >> 8) % 5;
+	u->status = r % 20 == 0 ? LANE_TAG_INVALID : LANE_TAG_VALID;
+	u->reason = u->status == LANE_TAG_INVALID ? LANE_TAG_REASON_BLACKLISTED : 0;
+	if (r % 50 == 1) {
+		u->flags = LANE_TAG_F_PASS;
+		u->pass_station = 101;
+		u->pass_until_day = 20900;
+	}
+	snprintf(u->plate, sizeof(u->plate), "%02u%c-%03u.%02u", 11 + (unsigned)(r >> 16) % 89,
+		 (char)('A' + (r >> 24) % 26), (unsigned)(r >> 32) % 1000, (unsigned)(r >> 48) % 100);
+}
+
+struct updater {
+	struct lane_taglist *l;
+	const uint64_t *which;
+	uint64_t nwhich, naccts, applied;
+	int stop; /* atomic */
+};
+
+/* Keeps rewriting already-updated tags until told to stop. */
+static void *
+update_loop(void *arg)
+{
+	struct updater *up = arg;
+	struct lane_tag_update u;
+	for (unsigned g = 2; !__atomic_load_n(&up->stop, __ATOMIC_RELAXED); g++)
+		for (uint64_t k = 0; k < up->nwhich && !__atomic_load_n(&up->stop, __ATOMIC_RELAXED); k++) {
+			update_of(up->which[k], g, up->naccts, &u);
+			if (lane_taglist_upsert_tag(up->l, &u) != 0)
+				return NULL;
+			up->applied++;
+		}
+	return NULL;
+}
+
+static int
+bench_updates(struct lane_taglist *l, uint64_t n, const char *path, struct query *hits, struct query *misses)
+{
+	uint64_t naccts = n * 10 / 12, nup = n / 10, nnew = nup / 5, nexist = nup - nnew;
+	uint64_t *which = malloc(nup * sizeof(*which));
+	struct lane_tag_update u;
+	struct toll_rng rng;
+	char err[256];
+	double t0;
+
+	toll_rng_seed(&rng, seed + 5);
+	size_t mem0 = lane_taglist_memory_bytes(l);
+	long rss0 = rss_kib();
+	t0 = now_s();
+	for (uint64_t k = 0; k < nup; k++) {
+		/* changed tags at random, new ones past every index used above */
+		which[k] = k < nexist ? toll_rng_below(&rng, n) : 3 * n + (k - nexist);
+		update_of(which[k], 1, naccts + nup / 100, &u);
+		if (lane_taglist_upsert_tag(l, &u) != 0)
+			return 1;
+	}
+	double t_up = now_s() - t0;
+	t0 = now_s();
+	for (uint64_t k = 0; k < nup / 10; k++)
+		if (lane_taglist_set_account(l, 1 + toll_rng_below(&rng, naccts + nup / 100), 1000000) != 0)
+			return 1;
+	double t_acct = now_s() - t0;
+	size_t held = lane_taglist_update_count(l);
+	printf("updates: %" PRIu64 " tags (%" PRIu64 " new), %" PRIu64 " balances: %.2f us a tag, %.2f us a balance "
+	       "(timer and state making included)\n",
+	       nup, nnew, nup / 10, t_up / (double)nup * 1e6, t_acct / (double)(nup / 10) * 1e6);
+	printf("update layer: %zu entries, %.0f B an entry allocated, %.0f B resident; tags now %zu\n", held,
+	       (double)(lane_taglist_memory_bytes(l) - mem0) / (double)held,
+	       (double)(rss_kib() - rss0) * 1024 / (double)held, lane_taglist_count(l));
+
+	/* lookups again: the same random hits (about 8 % of them updated), only
+	 * updated tags, the same misses */
+	struct query *upd = malloc(LOOKUPS * sizeof(*upd));
+	for (int k = 0; k < LOOKUPS; k++) {
+		upd[k].index = which[toll_rng_below(&rng, nup)];
+		upd[k].bits = epc_of(upd[k].index, upd[k].epc);
+	}
+	struct lookup_run rh = {l, hits, 0, 0}, ru = {l, upd, 0, 0}, rm = {l, misses, 0, 0};
+	lookup_all(&rh);
+	lookup_all(&ru);
+	lookup_all(&rm);
+	printf("lookups with updates, 1 thread: hits %.2f M/s (%.0f ns), updated tags %.2f M/s (%.0f ns, %.1f%% "
+	       "found), misses %.2f M/s (%.0f ns)\n",
+	       LOOKUPS / rh.secs / 1e6, rh.secs / LOOKUPS * 1e9, LOOKUPS / ru.secs / 1e6, ru.secs / LOOKUPS * 1e9,
+	       100.0 * (double)ru.found / LOOKUPS, LOOKUPS / rm.secs / 1e6, rm.secs / LOOKUPS * 1e9);
+	latency(l, hits, "hits");
+	latency(l, upd, "upd");
+	latency(l, misses, "misses");
+	struct lookup_run r2[2] = {{l, hits, 0, 0}, {l, upd, 0, 0}};
+	pthread_t th[2];
+	t0 = now_s();
+	for (int k = 0; k < 2; k++)
+		pthread_create(&th[k], NULL, lookup_all, &r2[k]);
+	for (int k = 0; k < 2; k++)
+		pthread_join(th[k], NULL);
+	printf("lookups with updates, 2 threads: %.2f M/s together\n", 2.0 * LOOKUPS / (now_s() - t0) / 1e6);
+
+	/* one thread applying updates while one looks up */
+	struct updater up = {l, which, nup, naccts + nup / 100, 0, 0};
+	pthread_t uth;
+	pthread_create(&uth, NULL, update_loop, &up);
+	lookup_all(&rh);
+	lookup_all(&ru);
+	__atomic_store_n(&up.stop, 1, __ATOMIC_RELAXED);
+	pthread_join(uth, NULL);
+	printf("lookups while another thread applies updates (%.2f M/s of them): hits %.2f M/s (%.0f ns), updated tags "
+	       "%.2f M/s (%.0f ns)\n",
+	       (double)up.applied / (rh.secs + ru.secs) / 1e6, LOOKUPS / rh.secs / 1e6, rh.secs / LOOKUPS * 1e9,
+	       LOOKUPS / ru.secs / 1e6, ru.secs / LOOKUPS * 1e9);
+
+	/* compaction: the merged list written and loaded back */
+	struct lane_taglist *l2;
+	t0 = now_s();
+	if (lane_taglist_save(l, path, err, sizeof(err)) != 0) {
+		fprintf(stderr, "%s\n", err);
+		return 1;
+	}
+	double t_save = now_s() - t0;
+	t0 = now_s();
+	if (lane_taglist_load(path, &l2, err, sizeof(err)) != 0) {
+		fprintf(stderr, "%s\n", err);
+		return 1;
+	}
+	printf("save of the merged list: %.2f s (temp, fsync, rename); loaded back in %.2f s, %zu tags\n", t_save,
+	       now_s() - t0, lane_taglist_count(l2));
+	lane_taglist_free(l2);
+	free(upd);
+	free(which);
+	return 0;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -320,6 +470,10 @@ main(int argc, char **argv)
 		if (lane_taglist_debit(l, 1 + toll_rng_below(&rng, naccts), 1) != 0)
 			return 1;
 	printf("debits: %.0f ns each (random accounts)\n", (now_s() - t0) / 1e6 * 1e9);
+	if (bench_updates(l, n, path, hits, misses) != 0) {
+		fprintf(stderr, "bench_taglist: updates failed\n");
+		return 1;
+	}
 	free(hits);
 	free(hits2);
 	free(misses);
