@@ -48,6 +48,34 @@ toll_sha256(const void *data, size_t len, uint8_t out[32])
 		abort(); /* cannot fail with a built-in digest: a broken library */
 }
 
+int
+toll_sha256_begin(struct toll_sha256_ctx **out)
+{
+	EVP_MD_CTX *c = EVP_MD_CTX_new();
+	if (c == NULL)
+		return TOLL_ENOMEM;
+	if (EVP_DigestInit_ex(c, EVP_sha256(), NULL) != 1)
+		abort(); /* a built-in digest: only a broken library fails */
+	*out = (struct toll_sha256_ctx *)c;
+	return 0;
+}
+
+void
+toll_sha256_update(struct toll_sha256_ctx *c, const void *data, size_t len)
+{
+	if (EVP_DigestUpdate((EVP_MD_CTX *)c, data, len) != 1)
+		abort();
+}
+
+void
+toll_sha256_end(struct toll_sha256_ctx *c, uint8_t out[32])
+{
+	unsigned int n = 32;
+	if (EVP_DigestFinal_ex((EVP_MD_CTX *)c, out, &n) != 1)
+		abort();
+	EVP_MD_CTX_free((EVP_MD_CTX *)c);
+}
+
 uint32_t
 toll_key_id(const uint8_t pub[32])
 {

@@ -30,6 +30,12 @@ int toll_verify(struct toll_verifier *v, const void *msg, size_t len, const uint
 /* First 4 bytes of SHA-256(pub), big-endian. */
 uint32_t toll_key_id(const uint8_t pub[32]);
 void toll_sha256(const void *data, size_t len, uint8_t out[32]);
+/* SHA-256 in pieces (a file received in chunks): begin (TOLL_ENOMEM),
+ * update any number of times, end writes the hash and frees. */
+struct toll_sha256_ctx;
+int toll_sha256_begin(struct toll_sha256_ctx **out);
+void toll_sha256_update(struct toll_sha256_ctx *c, const void *data, size_t len);
+void toll_sha256_end(struct toll_sha256_ctx *c, uint8_t out[32]);
 int toll_random_bytes(void *buf, size_t n);
 
 /* Lowercase hex; out holds 2n+1.  Decode wants exactly 2n hex digits. */

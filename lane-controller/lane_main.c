@@ -28,6 +28,7 @@
 #include "journal.h"
 #include "lane_decide.h"
 #include "lane_run.h"
+#include "lane_sync.h"
 #include "log.h"
 #include "txn.h"
 
@@ -54,6 +55,8 @@ struct lane_conf {
 	char central_tls_ca[LANE_TLS_PATH_MAX], central_tls_cert[LANE_TLS_PATH_MAX];
 	char central_tls_name[128];
 	int64_t central_batch, central_timeout_ms;
+	char list_key[65], list_subscribe[LANE_URL_MAX], list_request[LANE_URL_MAX], list_dir[PATH_LEN + 1];
+	int64_t list_stale_ms, list_compact;
 	struct {
 		int64_t id;
 		char reader[EP_LEN + 1], io[EP_LEN + 1], display[EP_LEN + 1];
@@ -96,6 +99,12 @@ static const struct toll_cfg_key lane_keys[] = {
 	{"central.tls_server_name", TOLL_CFG_STRING, 0, 127, "", F(central_tls_name), 0, 0, 0, "tls+tcp: the DNS name central's certificate must carry (default: the URL's host; required when that is an IP address)"},
 	{"central.batch", TOLL_CFG_INT, 1, 1024, "256", F(central_batch), 0, 0, 0, "transactions per batch to central"},
 	{"central.timeout", TOLL_CFG_MS, 100, 600000, "5s", F(central_timeout_ms), 0, 0, 0, "no answer from central within this: send the batch again"},
+	{"list.central_key", TOLL_CFG_STRING, 0, 64, "", F(list_key), 0, 0, 0, "central's list key (64 hex digits, as toll-central keygen prints it); empty: decide from taglist.file only"},
+	{"list.subscribe", TOLL_CFG_STRING, 0, LANE_URL_MAX - 1, "tcp://127.0.0.1:7301", F(list_subscribe), 0, 0, 0, "central's list.publish: deltas and heartbeats"},
+	{"list.request", TOLL_CFG_STRING, 0, LANE_URL_MAX - 1, "tcp://127.0.0.1:7302", F(list_request), 0, 0, 0, "central's list.listen: missed deltas and snapshots"},
+	{"list.dir", TOLL_CFG_STRING, 0, PATH_LEN, "", F(list_dir), 0, 0, 0, "where the lane keeps its copy of the list (default: STATE/list)"},
+	{"list.stale", TOLL_CFG_MS, 1000, 86400000, "10s", F(list_stale_ms), 0, 0, 0, "alarm when central has not been heard for this long"},
+	{"list.compact", TOLL_CFG_INT, 1, 10000000, "10000", F(list_compact), 0, 0, 0, "write the merged list after this many logged deltas"},
 	{"lane.*.id", TOLL_CFG_INT, 1, 65535, NULL, L(id), 0, "lane id at the station (default: index + 1)"},
 	{"lane.*.reader", TOLL_CFG_STRING, 0, EP_LEN, "", L(reader), 0, "reader endpoint: tcp:HOST:PORT or rtu:DEVICE[:BAUD[:8N1]] (default tcp:127.0.0.1:1502+index)"},
 	{"lane.*.reader_unit", TOLL_CFG_INT, 1, 247, "1", L(reader_unit), 0, "reader unit id"},
@@ -198,6 +207,8 @@ load_conf(struct lane_conf *c, const char *file, char **sets, int nsets)
 
 /* ---- the daemon ------------------------------------------------------- */
 
+static struct lane_sync *sync_;
+
 static void
 status_text(struct lane_run **runs, int n, FILE *out)
 {
@@ -235,6 +246,16 @@ status_text(struct lane_run **runs, int n, FILE *out)
 	}
 	fprintf(out, "plaza processing_us p50=%" PRId64 " p99=%" PRId64 " max=%" PRIu64 " n=%" PRIu64 "\n",
 		lane_proc_hist_quantile(&all, 0.50), lane_proc_hist_quantile(&all, 0.99), all.max_us, all.n);
+	if (sync_ != NULL) {
+		struct lane_sync_stats ls;
+		lane_sync_stats(sync_, &ls);
+		fprintf(out,
+			"list version=%" PRIu64 " latest=%" PRIu64 " heartbeat_age_ms=%" PRId64 "%s deltas=%" PRIu64
+			" ranges=%" PRIu64 " snapshots=%" PRIu64 " compactions=%" PRIu64 " refused=%" PRIu64
+			" errors=%" PRIu64 "\n",
+			ls.version, ls.latest, ls.heartbeat_age_ms, ls.stale ? " STALE" : "", ls.deltas_applied,
+			ls.ranges_fetched, ls.snapshots, ls.compactions, ls.refused, ls.errors);
+	}
 }
 
 static int
@@ -282,13 +303,52 @@ cmd_run(const struct lane_conf *c)
 			goto out;
 		}
 	int64_t t0 = toll_mono_ms();
-	if (lane_taglist_load(c->taglist_file, &ctx.list, err, sizeof(err)) != 0) {
-		toll_err("could not load the tag status list: %s", err);
-		goto out;
+	struct sigaction sa;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	if (c->list_key[0] != 0) {
+		struct lane_sync_conf sc;
+		char listdir[PATH_LEN + 16];
+		memset(&sc, 0, sizeof(sc));
+		if (strlen(c->list_key) != 64 || toll_hex_decode(c->list_key, sc.central_key, 32) != 0) {
+			toll_err("list.central_key: 64 hex digits wanted (toll-central keygen prints them)");
+			goto out;
+		}
+		if (mkdir(c->state_dir, 0700) != 0 && errno != EEXIST) {
+			toll_err("could not create state directory %s: %s", c->state_dir, strerror(errno));
+			goto out;
+		}
+		snprintf(listdir, sizeof(listdir), "%s", c->list_dir);
+		if (listdir[0] == 0)
+			snprintf(listdir, sizeof(listdir), "%.*s/list", PATH_LEN, c->state_dir);
+		sc.subscribe_url = c->list_subscribe;
+		sc.request_url = c->list_request;
+		sc.dir = listdir;
+		sc.station_id = (uint32_t)c->station_id;
+		sc.stale_ms = c->list_stale_ms;
+		sc.compact_deltas = c->list_compact;
+		int src = lane_sync_open(&sc, &ctx, (volatile int *)&stop_signal, &sync_, err, sizeof(err));
+		if (src != 0) {
+			if (src != TOLL_ECLOSED)
+				toll_err("tag status list: %s", err);
+			goto out;
+		}
+		toll_notice("tag status list from central (key id %08" PRIx32 "), kept in %s: version %" PRIu64
+			    ", %zu tags, ready in %" PRId64 " ms",
+			    toll_key_id(sc.central_key), listdir, lane_taglist_version(ctx.list),
+			    lane_taglist_count(ctx.list), toll_mono_ms() - t0);
+	} else {
+		if (lane_taglist_load(c->taglist_file, &ctx.list, err, sizeof(err)) != 0) {
+			toll_err("could not load the tag status list: %s", err);
+			goto out;
+		}
+		toll_notice("tag status list %s: version %" PRIu64 ", %zu tags, loaded in %" PRId64 " ms",
+			    c->taglist_file, lane_taglist_version(ctx.list), lane_taglist_count(ctx.list),
+			    toll_mono_ms() - t0);
 	}
-	toll_notice("tag status list %s: version %" PRIu64 ", %zu tags, loaded in %" PRId64 " ms",
-		    c->taglist_file, lane_taglist_version(ctx.list), lane_taglist_count(ctx.list),
-		    toll_mono_ms() - t0);
 	if (lane_tariff_load(c->tariff_file, &ctx.tariff, err, sizeof(err)) != 0) {
 		toll_err("could not load the tariff: %s", err);
 		goto out;
@@ -354,13 +414,10 @@ cmd_run(const struct lane_conf *c)
 		nruns++;
 	}
 	ctl = control_listen(c->control_socket);
-
-	struct sigaction sa;
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_signal;
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGINT, &sa, NULL);
-	signal(SIGPIPE, SIG_IGN);
+	if (sync_ != NULL && lane_sync_start(sync_) != 0) {
+		toll_err("tag status list: could not start following central");
+		goto out;
+	}
 
 	for (int i = 0; i < nruns; i++)
 		if (lane_run_start(runs[i]) != 0) {
@@ -395,6 +452,8 @@ out:
 		lane_run_stop(runs[i]); /* each finishes its step: nothing half-written */
 	for (int i = 0; i < nruns; i++)
 		lane_run_free(runs[i]);
+	lane_sync_close(sync_);
+	sync_ = NULL;
 	if (ctl >= 0) {
 		close(ctl);
 		unlink(c->control_socket);
