@@ -32,6 +32,7 @@
 #include "crypto.h"
 #include "err.h"
 #include "itest.h"
+#include "itest_pg.h"
 #include "rng.h"
 #include "txn.h"
 #include "umsg.h"
@@ -67,39 +68,9 @@ pg_connect(void)
 	}
 }
 
-static int
-sql_ok(const char *fmt, ...)
-{
-	char q[4096];
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(q, sizeof(q), fmt, ap);
-	va_end(ap);
-	PGresult *r = PQexec(pg, q);
-	int ok = PQresultStatus(r) == PGRES_COMMAND_OK || PQresultStatus(r) == PGRES_TUPLES_OK;
-	if (!ok)
-		fprintf(stderr, "SQL failed: %s: %s", q, PQresultErrorMessage(r));
-	PQclear(r);
-	return ok;
-}
-
-static int64_t
-sql_int(const char *fmt, ...)
-{
-	char q[4096];
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(q, sizeof(q), fmt, ap);
-	va_end(ap);
-	PGresult *r = PQexec(pg, q);
-	int64_t v = INT64_MIN;
-	if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1 && !PQgetisnull(r, 0, 0))
-		v = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
-	else
-		fprintf(stderr, "SQL failed: %s: %s", q, PQresultErrorMessage(r));
-	PQclear(r);
-	return v;
-}
+/* the test's own connection */
+#define sql_ok(...) itest_sql_ok(pg, __VA_ARGS__)
+#define sql_int(...) itest_sql_int(pg, __VA_ARGS__)
 
 static void
 invariants(const char *when)
@@ -340,21 +311,8 @@ pg_ctl(const char *what)
 static void
 load_env(void)
 {
-	char path[320], line[512];
-	snprintf(path, sizeof(path), "%s/env", pgdir);
-	FILE *f = fopen(path, "r");
-	if (f == NULL)
+	if (itest_pg_env(pgdir) != 0)
 		exit(1);
-	while (fgets(line, sizeof(line), f) != NULL) {
-		line[strcspn(line, "\n")] = 0;
-		char *eq = strchr(line, '=');
-		if (eq != NULL) {
-			*eq = 0;
-			setenv(line, eq + 1, 1);
-		}
-	}
-	fclose(f);
-	unsetenv("DATABASE_URL");
 }
 
 /* ---- steps ------------------------------------------------------------------ */

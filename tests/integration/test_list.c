@@ -30,6 +30,7 @@
 #include "crypto.h"
 #include "err.h"
 #include "itest.h"
+#include "itest_pg.h"
 #include "lane_taglist.h"
 #include "tslmsg.h"
 
@@ -42,40 +43,13 @@ static uint32_t central_key_id;
 static nng_socket sub;
 static uint8_t *msgbuf;
 
-static int
-sql_ok(PGconn *c, const char *fmt, ...)
-{
-	char q[4096];
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(q, sizeof(q), fmt, ap);
-	va_end(ap);
-	PGresult *r = PQexec(c, q);
-	int ok = PQresultStatus(r) == PGRES_COMMAND_OK || PQresultStatus(r) == PGRES_TUPLES_OK;
-	if (!ok)
-		fprintf(stderr, "SQL failed: %s: %s", q, PQresultErrorMessage(r));
-	PQclear(r);
-	return ok;
-}
+#define sql_ok itest_sql_ok
 
 static void
 load_env(void)
 {
-	char path[320], line[512];
-	snprintf(path, sizeof(path), "%s/env", pgdir);
-	FILE *f = fopen(path, "r");
-	if (f == NULL)
+	if (itest_pg_env(pgdir) != 0)
 		exit(1);
-	while (fgets(line, sizeof(line), f) != NULL) {
-		line[strcspn(line, "\n")] = 0;
-		char *eq = strchr(line, '=');
-		if (eq != NULL) {
-			*eq = 0;
-			setenv(line, eq + 1, 1);
-		}
-	}
-	fclose(f);
-	unsetenv("DATABASE_URL");
 }
 
 static void
