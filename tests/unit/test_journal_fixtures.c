@@ -23,6 +23,7 @@
 #include "err.h"
 #include "journal.h"
 #include "unit.h"
+#include "unit_tmp.h"
 
 /* make-fixtures.c writes with segments rolled at 256 bytes */
 #define SEGMENT_BYTES 256
@@ -138,33 +139,6 @@ fixture_payload(uint64_t seq, uint8_t *type, uint8_t *out)
 		ck_assert_msg(rc_ == want_, "%s: %s is %d (%s), expected %d (%s)", (c)->name, #a, \
 			      rc_, toll_strerror(rc_), want_, toll_strerror(want_));           \
 	} while (0)
-
-static char tmpdir[256];
-
-static void
-make_tmpdir(void)
-{
-	const char *t = getenv("TMPDIR");
-	snprintf(tmpdir, sizeof(tmpdir), "%s/toll-jfix-XXXXXX", t && *t ? t : "/tmp");
-	ck_assert_ptr_nonnull(mkdtemp(tmpdir));
-}
-
-static void
-rm_tmpdir(void)
-{
-	DIR *d = opendir(tmpdir);
-	struct dirent *de;
-	char p[600];
-	while (d != NULL && (de = readdir(d)) != NULL) {
-		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
-			continue;
-		snprintf(p, sizeof(p), "%s/%s", tmpdir, de->d_name);
-		unlink(p);
-	}
-	if (d != NULL)
-		closedir(d);
-	rmdir(tmpdir);
-}
 
 static void
 data_path(char *buf, size_t len, const char *name)

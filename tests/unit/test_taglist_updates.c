@@ -23,45 +23,9 @@
 #include "lane_taglist.h"
 #include "rng.h"
 #include "unit.h"
+#include "unit_tmp.h"
 
 /* ---- helpers ---------------------------------------------------------------- */
-
-static char tmpdir[256];
-
-static void
-make_tmpdir(void)
-{
-	const char *t = getenv("TMPDIR");
-	snprintf(tmpdir, sizeof(tmpdir), "%s/toll-tslu-XXXXXX", t && *t ? t : "/tmp");
-	ck_assert_ptr_nonnull(mkdtemp(tmpdir));
-}
-
-static void
-rm_tmpdir(void)
-{
-	DIR *d = opendir(tmpdir);
-	struct dirent *de;
-	char p[600];
-	while (d != NULL && (de = readdir(d)) != NULL) {
-		if (de->d_name[0] == '.')
-			continue;
-		snprintf(p, sizeof(p), "%s/%s", tmpdir, de->d_name);
-		unlink(p);
-	}
-	if (d != NULL)
-		closedir(d);
-	rmdir(tmpdir);
-}
-
-static const char *
-tmpfile_named(const char *name)
-{
-	static char p[4][600];
-	static int k;
-	k = (k + 1) % 4;
-	snprintf(p[k], sizeof(p[k]), "%s/%s", tmpdir, name);
-	return p[k];
-}
 
 static void
 hex(const char *s, uint8_t *out)
