@@ -98,10 +98,8 @@ fsync_dir(const char *dir)
 
 /* ---- applying a delta -------------------------------------------------------- */
 
-/* A decoded, verified DELTA of version list+1 onto the list.  The list's
- * own lock covers each update; the version moves last. */
-static int
-apply(struct lane_taglist *l, const struct toll_tsl_msg *m)
+int
+lane_sync_apply(struct lane_taglist *l, const struct toll_tsl_msg *m)
 {
 	struct toll_tsl_iter it;
 	struct toll_tsl_account a;
@@ -195,7 +193,7 @@ log_replay(struct lane_sync *s, struct lane_taglist *l, char *err, size_t errlen
 		if (m.list_version > have + 1)
 			break;
 		if (m.list_version == have + 1) {
-			int rc = apply(l, &m);
+			int rc = lane_sync_apply(l, &m);
 			if (rc != 0) {
 				close(fd);
 				snprintf(err, errlen, "%s: delta %" PRIu64 " cannot be applied: %s", path, m.list_version,
@@ -460,7 +458,7 @@ take(struct lane_sync *s, const uint8_t *d, size_t len, const struct toll_tsl_ms
 		bump(s, &s->st.errors, 1);
 		return rc;
 	}
-	rc = apply(s->ctx->list, m);
+	rc = lane_sync_apply(s->ctx->list, m);
 	if (rc != 0) {
 		toll_err("tag status list: delta %" PRIu64 " cannot be applied: %s", m->list_version, toll_strerror(rc));
 		bump(s, &s->st.errors, 1);

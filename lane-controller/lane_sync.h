@@ -58,4 +58,10 @@ int lane_sync_start(struct lane_sync *s);
 void lane_sync_close(struct lane_sync *s);
 void lane_sync_stats(struct lane_sync *s, struct lane_sync_stats *st);
 
+struct toll_tsl_msg;
+/* A decoded, verified DELTA (of version list + 1) onto a list: its
+ * accounts' balances, its tags' whole states, then its version.  0 or the
+ * first update's error (the version then stays). */
+int lane_sync_apply(struct lane_taglist *l, const struct toll_tsl_msg *m);
+
 #endif

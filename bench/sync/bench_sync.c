@@ -32,6 +32,7 @@
 #include "clock.h"
 #include "crypto.h"
 #include "err.h"
+#include "lane_sync.h"
 #include "lane_taglist.h"
 #include "tslmsg.h"
 
@@ -112,38 +113,13 @@ fetch_snapshot(void)
 	return l;
 }
 
-/* Apply a verified DELTA's records to l; the number of records. */
+/* Apply a verified DELTA to l as the lane does; the number of records. */
 static uint32_t
 apply(struct lane_taglist *l, const struct toll_tsl_msg *m)
 {
-	struct toll_tsl_iter it;
-	struct toll_tsl_account a;
-	struct toll_tsl_tag t;
-	uint32_t n = 0;
-	toll_tsl_accounts(m, &it);
-	while (toll_tsl_next_account(&it, &a) == 0) {
-		lane_taglist_set_account(l, a.id, a.balance_vnd);
-		n++;
-	}
-	toll_tsl_tags(m, &it);
-	while (toll_tsl_next_tag(&it, &t) == 0) {
-		struct lane_tag_update u;
-		memset(&u, 0, sizeof(u));
-		memcpy(u.epc, t.epc, 32);
-		u.epc_bits = t.epc_bits;
-		u.tid_valid = t.tid_valid;
-		memcpy(u.tid, t.tid, 12);
-		u.account_id = t.account_id;
-		u.vclass = t.vclass;
-		u.status = t.status;
-		u.reason = t.reason;
-		u.flags = t.flags;
-		snprintf(u.plate, sizeof(u.plate), "%s", t.plate);
-		lane_taglist_upsert_tag(l, &u);
-		n++;
-	}
-	lane_taglist_set_version(l, m->list_version);
-	return n;
+	if (lane_sync_apply(l, m) != 0)
+		die("a delta the list refused");
+	return m->accounts + m->tags;
 }
 
 static uint32_t apply(struct lane_taglist *l, const struct toll_tsl_msg *m);
