@@ -28,7 +28,7 @@
 
 #define CHUNK_MAX (4u << 20)  /* a snapshot chunk, at most */
 #define DELTAS_QUERY_MAX 512 /* deltas read for one GET_DELTAS */
-#define SNAPSHOTS_KEPT 2
+#define SNAPSHOTS_KEPT "2" /* the newest snapshots kept (an SQL OFFSET) */
 
 struct listpub {
 	struct listpub_conf c;
@@ -431,7 +431,7 @@ prune(struct listpub *p, struct cdb *db, char *err, size_t errlen)
 {
 	PGresult *r;
 	int rc = cdb_query(db,
-			   "WITH old AS (SELECT version, file FROM list_snapshots ORDER BY version DESC OFFSET 2)"
+			   "WITH old AS (SELECT version, file FROM list_snapshots ORDER BY version DESC OFFSET " SNAPSHOTS_KEPT ")"
 			   " DELETE FROM list_snapshots s USING old WHERE s.version = old.version RETURNING s.file",
 			   0, NULL, &r, err, errlen);
 	if (rc != 0)

@@ -23,6 +23,7 @@
 #include <nng/protocol/pubsub0/sub.h>
 #include <nng/protocol/reqrep0/req.h>
 
+#include "buf.h"
 #include "clock.h"
 #include "crc.h"
 #include "crypto.h"
@@ -68,21 +69,6 @@ static void
 path_of(const struct lane_sync *s, const char *name, char *out, size_t len)
 {
 	snprintf(out, len, "%s/%s", s->dir, name);
-}
-
-static void
-put32(uint8_t *p, uint32_t v)
-{
-	p[0] = (uint8_t)(v >> 24);
-	p[1] = (uint8_t)(v >> 16);
-	p[2] = (uint8_t)(v >> 8);
-	p[3] = (uint8_t)v;
-}
-
-static uint32_t
-get32(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
 }
 
 static int
@@ -155,8 +141,10 @@ static int
 log_append(struct lane_sync *s, const uint8_t *d, size_t len)
 {
 	uint8_t h[LOG_FRAME_HDR];
-	put32(h, (uint32_t)len);
-	put32(h + 4, toll_crc32c(0, d, len));
+	struct toll_wr w;
+	toll_wr_init(&w, h, sizeof(h));
+	toll_wr_u32(&w, (uint32_t)len);
+	toll_wr_u32(&w, toll_crc32c(0, d, len));
 	if (write(s->logfd, h, sizeof(h)) != (ssize_t)sizeof(h) || write(s->logfd, d, len) != (ssize_t)len ||
 	    fdatasync(s->logfd) != 0)
 		return TOLL_ESYS;
@@ -185,9 +173,13 @@ log_replay(struct lane_sync *s, struct lane_taglist *l, char *err, size_t errlen
 		ssize_t n = pread(fd, h, sizeof(h), good);
 		if (n != (ssize_t)sizeof(h))
 			break;
-		uint32_t len = get32(h);
+		struct toll_rd r;
+		uint32_t len, crc;
+		toll_rd_init(&r, h, sizeof(h));
+		toll_rd_u32(&r, &len);
+		toll_rd_u32(&r, &crc);
 		if (len > TOLL_TSL_MAX_BYTES || pread(fd, s->buf, len, good + LOG_FRAME_HDR) != (ssize_t)len ||
-		    toll_crc32c(0, s->buf, len) != get32(h + 4) || check_delta(s, s->buf, len, &m) != 0)
+		    toll_crc32c(0, s->buf, len) != crc || check_delta(s, s->buf, len, &m) != 0)
 			break;
 		uint64_t have = lane_taglist_version(l);
 		if (m.list_version > have + 1)
