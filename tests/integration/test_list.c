@@ -388,6 +388,26 @@ main(void)
 			    "a version central never made is refused");
 	}
 
+	/* 5b. bad requests: an error answer, central serves on */
+	{
+		uint8_t junk[100];
+		size_t len, rlen;
+		for (size_t i = 0; i < sizeof(junk); i++)
+			junk[i] = (uint8_t)(i * 37 + 11);
+		ITEST_CHECK(request(junk, sizeof(junk), &m, &len) == 0 && m.type == TOLL_TSL_ERROR &&
+				    m.error_code == TOLL_TSL_ERR_MALFORMED,
+			    "garbage: a malformed-request error");
+		uint8_t req[64];
+		ITEST_CHECK(toll_tsl_encode_get_snapshot(req, sizeof(req), 0, (uint64_t)1 << 40, 1024, &rlen) == 0 &&
+				    request(req, rlen, &m, &len) == 0 && m.type == TOLL_TSL_ERROR &&
+				    m.error_code == TOLL_TSL_ERR_MALFORMED,
+			    "a snapshot offset past its end: refused");
+		ITEST_CHECK(toll_tsl_encode_get_snapshot(req, sizeof(req), 999999, 0, 1024, &rlen) == 0 &&
+				    request(req, rlen, &m, &len) == 0 && m.type == TOLL_TSL_ERROR &&
+				    m.error_code == TOLL_TSL_ERR_UNKNOWN_VERSION,
+			    "a snapshot version central never made: refused");
+	}
+
 	/* 6. heartbeats carry the latest version */
 	{
 		int seen = 0;
