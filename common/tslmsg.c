@@ -1,11 +1,14 @@
 /* tslmsg.c: the tag status list distribution messages
  * (docs/taglist-sync-format.md).
  *
- * Layout, version 1, big-endian:
+ * Layout, versions 1 and 2, big-endian:
  *   0 magic "TOLS" | 4 version u8 | 5 type u8 | 6 reserved u16 = 0 |
  *   8 list version u64 | 16 aux u64 | 24 key id u32 | 28 count u32 |
- * DELTA:        32 created ms i64 | 40 accounts u32 | 44 tags u32 |
+ * DELTA, 1:     32 created ms i64 | 40 accounts u32 | 44 tags u32 |
  *               48 account records, tag records | signature [64]
+ * DELTA, 2:     32 created ms i64 | 40 accounts u32 | 44 tags u32 |
+ *               48 entries u32 (>= 1) |
+ *               52 account records, tag records, entry records | signature [64]
  * HEARTBEAT:    32 sent ms i64 | 40 signature [64]
  * GET_DELTAS:   32 station u32 | 36 lane u16
  * DELTAS:       count x (length u32, DELTA [length])
@@ -13,7 +16,8 @@
  * SNAPSHOT:     32 total size u64 | 40 SHA-256 [32] | 72 signature [64] |
  *               136 chunk length u32 | 140 chunk
  * ERROR:        32 code u32 | 36 text length u8 | 37 text
- * A signature covers every byte of its message before it. */
+ * A signature covers every byte of its message before it.  Only a DELTA
+ * with entries is version 2; everything else is version 1. */
 #include <stdint.h>
 #include <string.h>
 
@@ -31,10 +35,26 @@ static const char snapshot_context[] = "TOLS-SNAPSHOT-1"; /* 15 bytes signed, no
 #define WF_PASS 0x04
 #define WF_KNOWN 0x07
 
-#define DELTA_RECORDS_OFF 48
+#define DELTA_RECORDS_OFF 48	/* version 1 */
+#define DELTA_V2_RECORDS_OFF 52 /* version 2: after the entries count */
+#define OFF_VERSION 4
 #define OFF_COUNT 28
 #define OFF_ACCOUNTS 40
 #define OFF_TAGS 44
+#define OFF_ENTRIES 48 /* version 2 */
+
+_Static_assert(TOLL_TSL_DELTA_V2_FIXED_BYTES == DELTA_V2_RECORDS_OFF + TOLL_TSL_SIG_BYTES,
+	       "version 2 fixed part");
+_Static_assert(TOLL_TSL_ENTRY_MAX_BYTES == 2 + 32 + 4 + 8 + 1, "largest entry record");
+_Static_assert(TOLL_TSL_ENTRY_MAX_BYTES <= TOLL_TSL_TAG_MAX_BYTES, "tags are the largest records");
+/* the largest version 2 delta: one entry, the other records the largest tags */
+_Static_assert((uint64_t)TOLL_TSL_DELTA_V2_FIXED_BYTES +
+			       (TOLL_TSL_DELTA_MAX_RECORDS - 1) * (uint64_t)TOLL_TSL_TAG_MAX_BYTES +
+			       TOLL_TSL_ENTRY_MAX_BYTES <=
+		       TOLL_TSL_DELTA_MAX_BYTES,
+	       "a full version 2 delta is within TOLL_TSL_DELTA_MAX_BYTES");
+_Static_assert(TOLL_TSL_DELTA_MAX_BYTES + TOLL_TSL_HEADER_BYTES + 4 <= TOLL_TSL_MAX_BYTES,
+	       "a full delta fits a DELTAS");
 
 const char *
 toll_tsl_type_name(unsigned type)
@@ -124,23 +144,48 @@ rd_account(struct toll_rd *r, struct toll_tsl_account *a)
 	return account_id_ok(a->id) ? 0 : TOLL_ERANGE;
 }
 
+/* EPC bits and bytes, as tags and entries start; epc is zeroed by the caller */
+static int
+rd_epc(struct toll_rd *r, uint16_t *bits, uint8_t epc[32])
+{
+	size_t n;
+	int rc;
+
+	if ((rc = toll_rd_u16(r, bits)) != 0)
+		return rc;
+	if (*bits == 0 || *bits > TOLL_TSL_EPC_MAX_BITS)
+		return TOLL_EFORMAT;
+	n = epc_bytes(*bits);
+	if ((rc = toll_rd_bytes(r, epc, n)) != 0)
+		return rc;
+	/* one encoding per EPC: the bits past its length are zero */
+	if (*bits % 8 != 0 && (epc[n - 1] & (0xFFu >> (*bits % 8))) != 0)
+		return TOLL_EFORMAT;
+	return 0;
+}
+
+/* The builder's side: a copy of the EPC with the bits past its length
+ * cleared, as the decoder wants them; bits already checked. */
+static void
+epc_clean(unsigned bits, const uint8_t *in, uint8_t out[32])
+{
+	size_t n = epc_bytes(bits);
+
+	memset(out, 0, 32);
+	memcpy(out, in, n);
+	if (bits % 8 != 0)
+		out[n - 1] &= (uint8_t)(0xFFu << (8 - bits % 8));
+}
+
 static int
 rd_tag(struct toll_rd *r, struct toll_tsl_tag *t)
 {
 	uint8_t wf, cls, status, reason, plen;
-	size_t n;
 	int rc;
 
 	memset(t, 0, sizeof(*t));
-	if ((rc = toll_rd_u16(r, &t->epc_bits)) != 0)
+	if ((rc = rd_epc(r, &t->epc_bits, t->epc)) != 0)
 		return rc;
-	if (t->epc_bits == 0 || t->epc_bits > TOLL_TSL_EPC_MAX_BITS)
-		return TOLL_EFORMAT;
-	n = epc_bytes(t->epc_bits);
-	if ((rc = toll_rd_bytes(r, t->epc, n)) != 0)
-		return rc;
-	if (t->epc_bits % 8 != 0 && (t->epc[n - 1] & (0xFFu >> (t->epc_bits % 8))) != 0)
-		return TOLL_EFORMAT;
 	if ((rc = toll_rd_u8(r, &wf)) != 0)
 		return rc;
 	if (wf & ~WF_KNOWN)
@@ -178,6 +223,33 @@ rd_tag(struct toll_rd *r, struct toll_tsl_tag *t)
 	return 0;
 }
 
+static size_t
+entry_wire_bytes(unsigned epc_bits)
+{
+	return 2 + epc_bytes(epc_bits) + 4 + 8 + 1;
+}
+
+static int
+entry_fields_ok(uint32_t station, int64_t time_ms, unsigned state)
+{
+	return station >= 1 && station <= TOLL_TSL_STATION_MAX && time_ms > 0 &&
+	       state >= TOLL_TSL_ENTRY_OPEN && state <= TOLL_TSL_ENTRY_STATE_MAX;
+}
+
+static int
+rd_entry(struct toll_rd *r, struct toll_tsl_entry *e)
+{
+	uint8_t state;
+	int rc;
+
+	memset(e, 0, sizeof(*e));
+	if ((rc = rd_epc(r, &e->epc_bits, e->epc)) != 0 || (rc = toll_rd_u32(r, &e->station)) != 0 ||
+	    (rc = toll_rd_i64(r, &e->time_ms)) != 0 || (rc = toll_rd_u8(r, &state)) != 0)
+		return rc;
+	e->state = state;
+	return entry_fields_ok(e->station, e->time_ms, e->state) ? 0 : TOLL_EFORMAT;
+}
+
 /* ---- decoding --------------------------------------------------------------- */
 
 static int
@@ -186,6 +258,7 @@ decode_delta(struct toll_rd *r, struct toll_tsl_msg *m)
 	struct toll_rd rec;
 	struct toll_tsl_account a;
 	struct toll_tsl_tag t;
+	struct toll_tsl_entry e;
 	uint64_t prev_id = 0;
 	uint16_t prev_bits = 0;
 	uint8_t prev_epc[32];
@@ -197,7 +270,12 @@ decode_delta(struct toll_rd *r, struct toll_tsl_msg *m)
 	if ((rc = toll_rd_i64(r, &m->created_ms)) != 0 || (rc = toll_rd_u32(r, &m->accounts)) != 0 ||
 	    (rc = toll_rd_u32(r, &m->tags)) != 0)
 		return rc;
-	if ((uint64_t)m->accounts + m->tags != m->count)
+	if (m->format_version == TOLL_TSL_VERSION_ENTRIES && (rc = toll_rd_u32(r, &m->entries)) != 0)
+		return rc;
+	if ((uint64_t)m->accounts + m->tags + m->entries != m->count)
+		return TOLL_EFORMAT;
+	/* one encoding per change set: without entries it is version 1 */
+	if (m->format_version == TOLL_TSL_VERSION_ENTRIES && m->entries == 0)
 		return TOLL_EFORMAT;
 	if (toll_rd_left(r) < TOLL_TSL_SIG_BYTES)
 		return TOLL_ESHORT;
@@ -219,6 +297,16 @@ decode_delta(struct toll_rd *r, struct toll_tsl_msg *m)
 			return TOLL_EFORMAT;
 		prev_bits = t.epc_bits;
 		memcpy(prev_epc, t.epc, sizeof(prev_epc));
+	}
+	m->entries_off = rec.off;
+	for (uint32_t i = 0; i < m->entries; i++) {
+		if ((rc = rd_entry(&rec, &e)) != 0)
+			return rc;
+		/* entries have their own order, as tags: one record per EPC */
+		if (i > 0 && epc_cmp(e.epc_bits, e.epc, prev_bits, prev_epc) <= 0)
+			return TOLL_EFORMAT;
+		prev_bits = e.epc_bits;
+		memcpy(prev_epc, e.epc, sizeof(prev_epc));
 	}
 	if (toll_rd_left(&rec) != 0)
 		return TOLL_EFORMAT;
@@ -389,12 +477,16 @@ decode(const uint8_t *buf, size_t len, struct toll_tsl_msg *m, int inner)
 		toll_rd_u32(&r, &m->key_id);
 		toll_rd_u32(&r, &m->count);
 		m->type = type;
+		m->format_version = version;
 	}
 	/* the version first: another version may lay out the rest otherwise */
-	if (version != TOLL_TSL_VERSION)
+	if (version != TOLL_TSL_VERSION && version != TOLL_TSL_VERSION_ENTRIES)
 		return TOLL_EVERSION;
 	if (len < TOLL_TSL_HEADER_BYTES)
 		return TOLL_ESHORT;
+	/* version 2 is a DELTA's layout only: no other type has one (yet) */
+	if (version == TOLL_TSL_VERSION_ENTRIES && type != TOLL_TSL_DELTA)
+		return TOLL_EVERSION;
 	if (reserved != 0 || len > TOLL_TSL_MAX_BYTES)
 		return TOLL_EFORMAT;
 	m->buf = buf;
@@ -405,6 +497,7 @@ decode(const uint8_t *buf, size_t len, struct toll_tsl_msg *m, int inner)
 		struct toll_tsl_msg h = *m;
 		memset(m, 0, sizeof(*m));
 		m->type = h.type;
+		m->format_version = h.format_version;
 		m->list_version = h.list_version;
 		m->aux = h.aux;
 		m->key_id = h.key_id;
@@ -514,15 +607,26 @@ toll_tsl_accounts(const struct toll_tsl_msg *m, struct toll_tsl_iter *it)
 {
 	if (m->type != TOLL_TSL_DELTA)
 		return iter_set(it, m, 1, 0, 0);
-	return iter_set(it, m, DELTA_RECORDS_OFF, m->tags_off, m->accounts);
+	return iter_set(it, m,
+			m->format_version == TOLL_TSL_VERSION_ENTRIES ? DELTA_V2_RECORDS_OFF
+								      : DELTA_RECORDS_OFF,
+			m->tags_off, m->accounts);
 }
 
 int
 toll_tsl_tags(const struct toll_tsl_msg *m, struct toll_tsl_iter *it)
 {
+	if (m->type != TOLL_TSL_DELTA)
+		return iter_set(it, m, 1, 0, 0);
+	return iter_set(it, m, m->tags_off, m->entries_off, m->tags);
+}
+
+int
+toll_tsl_entries(const struct toll_tsl_msg *m, struct toll_tsl_iter *it)
+{
 	if (m->type != TOLL_TSL_DELTA || m->len < TOLL_TSL_DELTA_MIN_BYTES)
 		return iter_set(it, m, 1, 0, 0);
-	return iter_set(it, m, m->tags_off, m->len - TOLL_TSL_SIG_BYTES, m->tags);
+	return iter_set(it, m, m->entries_off, m->len - TOLL_TSL_SIG_BYTES, m->entries);
 }
 
 int
@@ -574,6 +678,16 @@ toll_tsl_next_tag(struct toll_tsl_iter *it, struct toll_tsl_tag *t)
 	if (iter_rd(it, &r) == NULL)
 		return TOLL_EEMPTY;
 	return iter_step(it, &r, rd_tag(&r, t));
+}
+
+int
+toll_tsl_next_entry(struct toll_tsl_iter *it, struct toll_tsl_entry *e)
+{
+	struct toll_rd r;
+
+	if (iter_rd(it, &r) == NULL)
+		return TOLL_EEMPTY;
+	return iter_step(it, &r, rd_entry(&r, e));
 }
 
 int
@@ -683,7 +797,7 @@ toll_tsl_heartbeat_begin(struct toll_tsl_builder *b, uint8_t *buf, size_t cap, u
 static int
 delta_room(const struct toll_tsl_builder *b, size_t n)
 {
-	if (b->accounts + b->tags >= TOLL_TSL_DELTA_MAX_RECORDS)
+	if ((uint64_t)b->accounts + b->tags + b->entries >= TOLL_TSL_DELTA_MAX_RECORDS)
 		return TOLL_ENOSPACE;
 	return b->cap - b->off >= n + TOLL_TSL_SIG_BYTES ? 0 : TOLL_ENOSPACE;
 }
@@ -691,9 +805,11 @@ delta_room(const struct toll_tsl_builder *b, size_t n)
 static void
 delta_counts(struct toll_tsl_builder *b)
 {
-	put_u32_at(b->buf + OFF_COUNT, b->accounts + b->tags);
+	put_u32_at(b->buf + OFF_COUNT, b->accounts + b->tags + b->entries);
 	put_u32_at(b->buf + OFF_ACCOUNTS, b->accounts);
 	put_u32_at(b->buf + OFF_TAGS, b->tags);
+	if (b->entries > 0)
+		put_u32_at(b->buf + OFF_ENTRIES, b->entries);
 }
 
 int
@@ -706,7 +822,7 @@ toll_tsl_delta_add_account(struct toll_tsl_builder *b, const struct toll_tsl_acc
 		return TOLL_EINVAL;
 	if (!account_id_ok(a->id))
 		return TOLL_ERANGE;
-	if (b->tags > 0 || (b->accounts > 0 && a->id <= b->prev_account))
+	if (b->tags > 0 || b->entries > 0 || (b->accounts > 0 && a->id <= b->prev_account))
 		return TOLL_ESEQ;
 	if ((rc = delta_room(b, TOLL_TSL_ACCOUNT_BYTES)) != 0)
 		return rc;
@@ -741,10 +857,8 @@ toll_tsl_delta_add_tag(struct toll_tsl_builder *b, const struct toll_tsl_tag *t)
 	if (!account_id_ok(t->account_id))
 		return TOLL_ERANGE;
 	n = epc_bytes(t->epc_bits);
-	memcpy(epc, t->epc, n);
-	if (t->epc_bits % 8 != 0)
-		epc[n - 1] &= (uint8_t)(0xFFu << (8 - t->epc_bits % 8));
-	if (b->tags > 0 && epc_cmp(t->epc_bits, epc, b->prev_bits, b->prev_epc) <= 0)
+	epc_clean(t->epc_bits, t->epc, epc);
+	if (b->entries > 0 || (b->tags > 0 && epc_cmp(t->epc_bits, epc, b->prev_bits, b->prev_epc) <= 0))
 		return TOLL_ESEQ;
 	need = tag_wire_bytes(t, plen);
 	if ((rc = delta_room(b, need)) != 0)
@@ -772,6 +886,48 @@ toll_tsl_delta_add_tag(struct toll_tsl_builder *b, const struct toll_tsl_tag *t)
 	b->off += need;
 	b->tags++;
 	b->prev_bits = t->epc_bits;
+	memcpy(b->prev_epc, epc, sizeof(epc));
+	delta_counts(b);
+	return 0;
+}
+
+int
+toll_tsl_delta_add_entry(struct toll_tsl_builder *b, const struct toll_tsl_entry *e)
+{
+	uint8_t epc[32];
+	struct toll_wr w;
+	size_t need, grow;
+	int rc;
+
+	if (b == NULL || e == NULL || b->type != TOLL_TSL_DELTA)
+		return TOLL_EINVAL;
+	if (e->epc_bits == 0 || e->epc_bits > TOLL_TSL_EPC_MAX_BITS ||
+	    !entry_fields_ok(e->station, e->time_ms, e->state))
+		return TOLL_EINVAL;
+	epc_clean(e->epc_bits, e->epc, epc);
+	if (b->entries > 0 && epc_cmp(e->epc_bits, epc, b->prev_bits, b->prev_epc) <= 0)
+		return TOLL_ESEQ;
+	need = entry_wire_bytes(e->epc_bits);
+	/* the first entry makes it a version 2 delta: 4 bytes of entries count */
+	grow = b->entries == 0 ? 4 : 0;
+	if ((rc = delta_room(b, grow + need)) != 0)
+		return rc;
+	/* nothing fails past here, so a failed add changed nothing */
+	if (grow) {
+		memmove(b->buf + DELTA_V2_RECORDS_OFF, b->buf + DELTA_RECORDS_OFF,
+			b->off - DELTA_RECORDS_OFF);
+		b->buf[OFF_VERSION] = TOLL_TSL_VERSION_ENTRIES;
+		b->off += grow;
+	}
+	toll_wr_init(&w, b->buf + b->off, need);
+	toll_wr_u16(&w, e->epc_bits);
+	toll_wr_bytes(&w, epc, epc_bytes(e->epc_bits));
+	toll_wr_u32(&w, e->station);
+	toll_wr_u64(&w, (uint64_t)e->time_ms);
+	toll_wr_u8(&w, (uint8_t)e->state);
+	b->off += need;
+	b->entries++;
+	b->prev_bits = e->epc_bits;
 	memcpy(b->prev_epc, epc, sizeof(epc));
 	delta_counts(b);
 	return 0;

@@ -1,9 +1,13 @@
 /* tslmsg.h: the messages that carry the tag status list from central to
  * the lanes (docs/taglist-sync-format.md).
  *
- * Version 1, big-endian.  Every message starts with a 32-byte header:
- *   0 magic "TOLS" | 4 version u8 = 1 | 5 type u8 | 6 reserved u16 = 0 |
+ * Versions 1 and 2, big-endian.  Every message starts with a 32-byte header:
+ *   0 magic "TOLS" | 4 version u8 | 5 type u8 | 6 reserved u16 = 0 |
  *   8 list version u64 | 16 aux u64 | 24 key id u32 | 28 count u32
+ * Version 2 is a DELTA that carries closed-road entry records (entries
+ * count after the tags count, entry records after the tag records); every
+ * other message, a DELTA without entries included, is version 1, so each
+ * change set has one encoding and deltas made before version 2 stay valid.
  * Central publishes a signed DELTA per list version and a signed HEARTBEAT
  * about once a second (pub/sub); a lane that missed some asks for them
  * (GET_DELTAS -> DELTAS) or for the whole list in chunks (GET_SNAPSHOT ->
@@ -21,15 +25,23 @@
 
 #include "crypto.h"
 
-#define TOLL_TSL_VERSION 1
+#define TOLL_TSL_VERSION 1	      /* every message but a DELTA with entries */
+#define TOLL_TSL_VERSION_ENTRIES 2 /* a DELTA with at least one entry record */
 #define TOLL_TSL_HEADER_BYTES 32
 #define TOLL_TSL_SIG_BYTES 64
 #define TOLL_TSL_MAX_BYTES (8u * 1024 * 1024)	/* any message, 8 MiB */
-#define TOLL_TSL_DELTA_MAX_RECORDS 65536u	/* accounts + tags in a DELTA */
+#define TOLL_TSL_DELTA_MAX_RECORDS 65536u	/* accounts + tags + entries in a DELTA */
 #define TOLL_TSL_ACCOUNT_BYTES 16		/* an account record */
 #define TOLL_TSL_TAG_MIN_BYTES 16		/* 1-8 bit EPC, nothing optional */
 #define TOLL_TSL_TAG_MAX_BYTES 79		/* 256-bit EPC, TID, 12-char plate, pass */
-#define TOLL_TSL_DELTA_MIN_BYTES (32 + 16 + 64) /* no records */
+#define TOLL_TSL_ENTRY_MIN_BYTES 16		/* 1-8 bit EPC */
+#define TOLL_TSL_ENTRY_MAX_BYTES 47		/* 256-bit EPC */
+#define TOLL_TSL_DELTA_MIN_BYTES (32 + 16 + 64) /* version 1, no records */
+#define TOLL_TSL_DELTA_V2_FIXED_BYTES (32 + 20 + 64) /* version 2 without its records */
+/* The largest DELTA is a version 1 one of 65536 tags of 79 bytes.  A
+ * version 2 delta has at least one entry, at most 47 bytes, so it is at
+ * most 116 + 65535 x 79 + 47, 28 bytes less: its 4-byte entries count is
+ * paid for by an entry being 32 bytes shorter than the largest tag. */
 #define TOLL_TSL_DELTA_MAX_BYTES (TOLL_TSL_DELTA_MIN_BYTES + 65536u * 79)
 #define TOLL_TSL_HEARTBEAT_BYTES (32 + 8 + 64)
 #define TOLL_TSL_GET_DELTAS_BYTES (32 + 4 + 2)
@@ -70,6 +82,14 @@ enum toll_tsl_error_code {
 #define TOLL_TSL_TAG_F_EXEMPT 0x01
 #define TOLL_TSL_TAG_F_PASS 0x02
 
+/* Closed-road entry states; values are part of the format */
+enum toll_tsl_entry_state {
+	TOLL_TSL_ENTRY_OPEN = 1,   /* on the network: the exit charges from this entry */
+	TOLL_TSL_ENTRY_CLOSED = 2, /* the trip ended at an exit: forget the entry */
+	TOLL_TSL_ENTRY_EXPIRED = 3 /* no exit within central's limit: forget the entry */
+};
+#define TOLL_TSL_ENTRY_STATE_MAX 3
+
 /* "delta", "heartbeat", "get-deltas", "deltas", "get-snapshot", "snapshot",
  * "error"; "?" for others. */
 const char *toll_tsl_type_name(unsigned type);
@@ -98,10 +118,23 @@ struct toll_tsl_tag {
 	uint32_t pass_until_day; /* with TOLL_TSL_TAG_F_PASS: days since 1970-01-01 UTC; else 0 */
 };
 
+/* A closed-road trip entry: a vehicle passed station's entry plaza at
+ * time_ms.  A DELTA's record replaces whatever the lane had for this EPC's
+ * trip; an exit lane charges from an open entry's station, and forgets the
+ * entry when it is closed or expired. */
+struct toll_tsl_entry {
+	uint16_t epc_bits; /* 1..256 */
+	uint8_t epc[32];   /* left-aligned; decoded: zero past epc_bits */
+	uint32_t station;  /* the entry station, 1 .. 2^31-1 */
+	int64_t time_ms;   /* UTC ms since the epoch, > 0 */
+	unsigned state;	   /* enum toll_tsl_entry_state */
+};
+
 /* A decoded message.  Pointers refer to the caller's buffer, which must
  * outlive it; the fields of other types are zero. */
 struct toll_tsl_msg {
-	unsigned type; /* enum toll_tsl_type */
+	unsigned type;		 /* enum toll_tsl_type */
+	unsigned format_version; /* the header's version byte: 1, or 2 for a DELTA with entries */
 	uint64_t list_version;
 	uint64_t aux;
 	uint32_t key_id;
@@ -110,8 +143,9 @@ struct toll_tsl_msg {
 	size_t len;
 	/* DELTA */
 	int64_t created_ms;
-	uint32_t accounts, tags;
-	size_t tags_off; /* where the tag records start */
+	uint32_t accounts, tags, entries; /* entries: 0 in version 1 */
+	size_t tags_off;		  /* where the tag records start */
+	size_t entries_off;		  /* where the entry records start (the tags end) */
 	/* HEARTBEAT */
 	int64_t sent_ms;
 	/* GET_DELTAS */
@@ -132,14 +166,15 @@ struct toll_tsl_msg {
 
 /* Decode and check a whole message (one NNG message, exactly len bytes);
  * a DELTAS message's DELTAs are each checked the same way.  0, or
- * TOLL_ESHORT (ends inside a field), TOLL_EVERSION (version is not 1),
- * TOLL_ERANGE (an account id outside 1..2^32-1), TOLL_EFORMAT (anything
- * else: magic, type, reserved, a header field the type does not allow,
- * counts, a record field out of bounds, records out of order, bytes after
- * the end, more than TOLL_TSL_MAX_BYTES).  Whatever the result, m->type,
- * list_version, aux, key_id and count hold the header's fields when the
- * message had the magic and 32 bytes (0 otherwise).  Signatures are not
- * checked here. */
+ * TOLL_ESHORT (ends inside a field), TOLL_EVERSION (version is neither 1
+ * nor 2, or 2 on a type other than DELTA), TOLL_ERANGE (an account id
+ * outside 1..2^32-1), TOLL_EFORMAT (anything else: magic, type, reserved,
+ * a header field the type does not allow, counts, a version 2 DELTA with
+ * no entries, a record field out of bounds, records out of order, bytes
+ * after the end, more than TOLL_TSL_MAX_BYTES).  Whatever the result,
+ * m->type, format_version, list_version, aux, key_id and count hold the
+ * header's fields when the message had the magic and 32 bytes (0
+ * otherwise).  Signatures are not checked here. */
 int toll_tsl_decode(const uint8_t *buf, size_t len, struct toll_tsl_msg *m);
 
 /* Check the signature of a DELTA, a HEARTBEAT or a SNAPSHOT (its snapshot
@@ -165,16 +200,19 @@ struct toll_tsl_iter {
 	size_t end; /* where the items end */
 	uint32_t left;
 };
-/* Start at the accounts or tags of a decoded DELTA, or the DELTAs of a
- * decoded DELTAS: 0, or TOLL_EINVAL for another type (the iterator is then
+/* Start at the accounts, tags or entries of a decoded DELTA (a version 1
+ * delta has no entries: an empty iterator), or the DELTAs of a decoded
+ * DELTAS: 0, or TOLL_EINVAL for another type (the iterator is then
  * empty). */
 int toll_tsl_accounts(const struct toll_tsl_msg *m, struct toll_tsl_iter *it);
 int toll_tsl_tags(const struct toll_tsl_msg *m, struct toll_tsl_iter *it);
+int toll_tsl_entries(const struct toll_tsl_msg *m, struct toll_tsl_iter *it);
 int toll_tsl_deltas(const struct toll_tsl_msg *m, struct toll_tsl_iter *it);
 /* The next item: 0, or TOLL_EEMPTY after the last one.  A DELTA comes as
  * its bytes, to be decoded (and verified) on its own. */
 int toll_tsl_next_account(struct toll_tsl_iter *it, struct toll_tsl_account *a);
 int toll_tsl_next_tag(struct toll_tsl_iter *it, struct toll_tsl_tag *t);
+int toll_tsl_next_entry(struct toll_tsl_iter *it, struct toll_tsl_entry *e);
 int toll_tsl_next_delta(struct toll_tsl_iter *it, const uint8_t **delta, size_t *len);
 
 /* Builder for the DELTA, HEARTBEAT and DELTAS messages, written straight
@@ -187,33 +225,39 @@ struct toll_tsl_builder {
 	uint32_t key_id;
 	uint64_t version; /* DELTA, HEARTBEAT: its version; DELTAS: the last delta's */
 	uint64_t latest;  /* DELTAS: central's latest version */
-	uint32_t accounts, tags, deltas;
+	uint32_t accounts, tags, entries, deltas;
 	uint64_t prev_account;
-	uint16_t prev_bits;
+	uint16_t prev_bits; /* the last tag's EPC, then the last entry's */
 	uint8_t prev_epc[32];
 };
 
 /* DELTA making version (>= 1) from version - 1.  Accounts first, by
  * strictly increasing id; then tags, by strictly increasing (EPC bits, EPC
- * bytes).  begin: TOLL_EINVAL (version 0, NULL pointers), TOLL_ENOSPACE
- * (cap below TOLL_TSL_DELTA_MIN_BYTES).  add: TOLL_EINVAL for a field the
- * decoder would refuse (EPC bits past epc_bits are cleared, not refused;
- * tid is ignored without tid_valid) or a builder not begun as a DELTA,
+ * bytes); then entries, by strictly increasing (EPC bits, EPC bytes).
+ * begin: TOLL_EINVAL (version 0, NULL pointers), TOLL_ENOSPACE (cap below
+ * TOLL_TSL_DELTA_MIN_BYTES).  add: TOLL_EINVAL for a field the decoder
+ * would refuse (EPC bits past epc_bits are cleared, not refused; tid is
+ * ignored without tid_valid) or a builder not begun as a DELTA,
  * TOLL_ERANGE for an account id outside 1..2^32-1, TOLL_ESEQ out of order
- * (an account after a tag too), TOLL_ENOSPACE when the record and the
- * signature would not fit in cap or the delta has
- * TOLL_TSL_DELTA_MAX_RECORDS records: finish it, put the rest in the next
- * version.  A failed add leaves the builder as it was. */
+ * (an account after a tag or an entry, a tag after an entry, too),
+ * TOLL_ENOSPACE when the record and the signature would not fit in cap or
+ * the delta has TOLL_TSL_DELTA_MAX_RECORDS records: finish it, put the
+ * rest in the next version.  The delta is version 1 until the first entry,
+ * which makes it version 2: 4 bytes more (the entries count), counted by
+ * that add's TOLL_ENOSPACE check, and the records so far move up by 4.  A
+ * failed add leaves the builder as it was. */
 int toll_tsl_delta_begin(struct toll_tsl_builder *b, uint8_t *buf, size_t cap, uint64_t version,
 			 int64_t created_ms, uint32_t key_id);
 int toll_tsl_delta_add_account(struct toll_tsl_builder *b, const struct toll_tsl_account *a);
 int toll_tsl_delta_add_tag(struct toll_tsl_builder *b, const struct toll_tsl_tag *t);
+int toll_tsl_delta_add_entry(struct toll_tsl_builder *b, const struct toll_tsl_entry *e);
 /* HEARTBEAT of central's latest version: TOLL_EINVAL, TOLL_ENOSPACE (cap
  * below TOLL_TSL_HEARTBEAT_BYTES). */
 int toll_tsl_heartbeat_begin(struct toll_tsl_builder *b, uint8_t *buf, size_t cap, uint64_t version,
 			     int64_t sent_ms, uint32_t key_id);
 /* The bytes a begun DELTA or HEARTBEAT signs, as built so far (NULL, *len
- * 0 for another builder): for a signature made elsewhere. */
+ * 0 for another builder): for a signature made elsewhere, after the last
+ * add (the first entry rewrites the bytes before it). */
 const uint8_t *toll_tsl_signed_bytes(const struct toll_tsl_builder *b, size_t *len);
 /* Sign with s (its key id must be the one given to begin: TOLL_EINVAL
  * otherwise) or append sig, made elsewhere over toll_tsl_signed_bytes;

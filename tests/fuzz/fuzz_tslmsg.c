@@ -30,7 +30,8 @@ redo_delta(const struct toll_tsl_msg *m, const uint8_t *data, size_t size, uint8
 	struct toll_tsl_iter it;
 	struct toll_tsl_account a;
 	struct toll_tsl_tag t;
-	uint32_t na = 0, nt = 0;
+	struct toll_tsl_entry e;
+	uint32_t na = 0, nt = 0, ne = 0;
 	size_t len;
 
 	if (toll_tsl_delta_begin(&b, buf, cap, m->list_version, m->created_ms, m->key_id) != 0)
@@ -51,7 +52,18 @@ redo_delta(const struct toll_tsl_msg *m, const uint8_t *data, size_t size, uint8
 			abort();
 		nt++;
 	}
-	if (na != m->accounts || nt != m->tags || it.off != size - TOLL_TSL_SIG_BYTES)
+	if (it.off != m->entries_off || toll_tsl_entries(m, &it) != 0)
+		abort();
+	while (toll_tsl_next_entry(&it, &e) == 0) {
+		check_inside(&it, data, size);
+		if (toll_tsl_delta_add_entry(&b, &e) != 0)
+			abort();
+		ne++;
+	}
+	/* the builder chose the version byte: the same as the message's */
+	if (na != m->accounts || nt != m->tags || ne != m->entries ||
+	    it.off != size - TOLL_TSL_SIG_BYTES ||
+	    m->format_version != (ne > 0 ? TOLL_TSL_VERSION_ENTRIES : TOLL_TSL_VERSION))
 		abort();
 	if (toll_tsl_finish_sig(&b, data + size - TOLL_TSL_SIG_BYTES, &len) != 0 || len != size ||
 	    memcmp(buf, data, size) != 0)
@@ -105,6 +117,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		/* a refused message leaves nothing to iterate */
 		struct toll_tsl_account a;
 		struct toll_tsl_tag t;
+		struct toll_tsl_entry e;
 		const uint8_t *p;
 		toll_tsl_accounts(&m, &it);
 		if (toll_tsl_next_account(&it, &a) != TOLL_EEMPTY)
@@ -112,12 +125,17 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		toll_tsl_tags(&m, &it);
 		if (toll_tsl_next_tag(&it, &t) != TOLL_EEMPTY)
 			abort();
+		toll_tsl_entries(&m, &it);
+		if (toll_tsl_next_entry(&it, &e) != TOLL_EEMPTY)
+			abort();
 		toll_tsl_deltas(&m, &it);
 		if (toll_tsl_next_delta(&it, &p, &len) != TOLL_EEMPTY)
 			abort();
 		return 0;
 	}
-	if (m.buf != data || m.len != size || size > TOLL_TSL_MAX_BYTES)
+	if (m.buf != data || m.len != size || size > TOLL_TSL_MAX_BYTES ||
+	    m.format_version != (m.type == TOLL_TSL_DELTA && m.entries > 0 ? TOLL_TSL_VERSION_ENTRIES
+									      : TOLL_TSL_VERSION))
 		abort();
 	switch (m.type) {
 	case TOLL_TSL_DELTA:

@@ -1,8 +1,10 @@
 /* test_tslmsg.c: the tag status list distribution codec: round trips of
- * every type (0, 1, many records or deltas; the maximum sizes), the refusal
- * of every bad header field, of bad record fields, of every truncation and
- * of trailing bytes, the signatures (every flipped bit of a signed DELTA,
- * another key), builder and encoder argument checks, and fixed vectors
+ * every type (0, 1, many records or deltas; the maximum sizes), version 2
+ * DELTAs with closed-road entry records (alone and next to version 1 ones
+ * in a DELTAS), the refusal of every bad header field, of bad record
+ * fields, of every truncation and of trailing bytes, the signatures (every
+ * flipped bit of a signed DELTA, another key), builder and encoder
+ * argument checks (a failed add changes nothing), and fixed vectors
  * (written with Python from docs/taglist-sync-format.md) decoded and
  * re-encoded byte for byte. */
 #include <check.h>
@@ -129,18 +131,66 @@ tag_eq(const struct toll_tsl_tag *a, const struct toll_tsl_tag *b)
 	ck_assert_uint_eq(a->pass_until_day, b->pass_until_day);
 }
 
-/* A signed DELTA of version with na accounts and nt tags (sorted) into out;
- * its size.  The records are left in accs/tags. */
+/* Entry i of a varied set: EPC sizes 1..256 bits, every state, stations
+ * and times at their bounds. */
+static void
+make_entry(unsigned i, struct toll_tsl_entry *e)
+{
+	static const unsigned first_bits[8] = {1, 7, 8, 12, 95, 96, 97, 256};
+	static const unsigned bits[6] = {96, 64, 128, 33, 256, 40};
+
+	memset(e, 0, sizeof(*e));
+	/* every short EPC once; then i in the first two bytes keeps them apart */
+	e->epc_bits = (uint16_t)(i < 8 ? first_bits[i] : bits[i % 6]);
+	for (unsigned j = 0; j < (e->epc_bits + 7u) / 8; j++)
+		e->epc[j] = (uint8_t)(0x41 + i * 11 + j * 7);
+	if (i >= 8) {
+		e->epc[0] = (uint8_t)(i >> 8);
+		e->epc[1] = (uint8_t)i;
+	}
+	if (e->epc_bits % 8)
+		e->epc[(e->epc_bits - 1) / 8] &= (uint8_t)(0xFF << (8 - e->epc_bits % 8));
+	e->station = i % 5 == 0 ? TOLL_TSL_STATION_MAX : 1 + i * 3;
+	e->time_ms = i % 7 == 0   ? INT64_MAX - i
+		     : i % 7 == 1 ? 1 + (int64_t)i
+				  : 1764547200000 + (int64_t)i * 1000;
+	e->state = 1 + i % 3;
+}
+
+static int
+entry_cmp(const void *pa, const void *pb)
+{
+	const struct toll_tsl_entry *a = pa, *b = pb;
+	if (a->epc_bits != b->epc_bits)
+		return a->epc_bits < b->epc_bits ? -1 : 1;
+	return memcmp(a->epc, b->epc, (a->epc_bits + 7u) / 8);
+}
+
+static void
+entry_eq(const struct toll_tsl_entry *a, const struct toll_tsl_entry *b)
+{
+	ck_assert_uint_eq(a->epc_bits, b->epc_bits);
+	ck_assert_mem_eq(a->epc, b->epc, sizeof(a->epc));
+	ck_assert_uint_eq(a->station, b->station);
+	ck_assert_int_eq(a->time_ms, b->time_ms);
+	ck_assert_uint_eq(a->state, b->state);
+}
+
+/* A signed DELTA of version with na accounts, nt tags and ne entries
+ * (sorted) into out; its size.  The records are left in accs/tags/ents. */
 static struct toll_tsl_account accs[4096];
 static struct toll_tsl_tag tags[4096];
+static struct toll_tsl_entry ents[4096];
 
 static size_t
-build_delta(uint8_t *out, size_t cap, uint64_t version, unsigned na, unsigned nt, struct toll_signer *s)
+build_delta3(uint8_t *out, size_t cap, uint64_t version, unsigned na, unsigned nt, unsigned ne,
+	     struct toll_signer *s)
 {
 	size_t len, signed_len;
 
 	ck_assert_uint_le(na, 4096);
 	ck_assert_uint_le(nt, 4096);
+	ck_assert_uint_le(ne, 4096);
 	for (unsigned i = 0; i < na; i++) {
 		accs[i].id = i + 1 == na ? 0xFFFFFFFFu : 1 + (uint64_t)i * 977;
 		accs[i].balance_vnd = i % 2 ? INT64_MIN + i : INT64_MAX - i;
@@ -148,6 +198,9 @@ build_delta(uint8_t *out, size_t cap, uint64_t version, unsigned na, unsigned nt
 	for (unsigned i = 0; i < nt; i++)
 		make_tag(i, &tags[i]);
 	qsort(tags, nt, sizeof(tags[0]), tag_cmp);
+	for (unsigned i = 0; i < ne; i++)
+		make_entry(i, &ents[i]);
+	qsort(ents, ne, sizeof(ents[0]), entry_cmp);
 	ck_assert_int_eq(toll_tsl_delta_begin(&bld, out, cap, version, 1764547200000 + (int64_t)version,
 					      toll_signer_key_id(s)),
 			 0);
@@ -155,27 +208,41 @@ build_delta(uint8_t *out, size_t cap, uint64_t version, unsigned na, unsigned nt
 		ck_assert_int_eq(toll_tsl_delta_add_account(&bld, &accs[i]), 0);
 	for (unsigned i = 0; i < nt; i++)
 		ck_assert_int_eq(toll_tsl_delta_add_tag(&bld, &tags[i]), 0);
+	for (unsigned i = 0; i < ne; i++)
+		ck_assert_int_eq(toll_tsl_delta_add_entry(&bld, &ents[i]), 0);
 	ck_assert_ptr_eq(toll_tsl_signed_bytes(&bld, &signed_len), out);
 	ck_assert_int_eq(toll_tsl_finish(&bld, s, &len), 0);
 	ck_assert_uint_eq(len, signed_len + 64);
 	return len;
 }
 
+static size_t
+build_delta(uint8_t *out, size_t cap, uint64_t version, unsigned na, unsigned nt, struct toll_signer *s)
+{
+	return build_delta3(out, cap, version, na, nt, 0, s);
+}
+
 static void
-check_delta(const uint8_t *b, size_t len, uint64_t version, unsigned na, unsigned nt)
+check_delta(const uint8_t *b, size_t len, uint64_t version, unsigned na, unsigned nt, unsigned ne)
 {
 	struct toll_tsl_iter it;
 	struct toll_tsl_account a;
 	struct toll_tsl_tag t;
+	struct toll_tsl_entry e;
 
 	ck_assert_int_eq(toll_tsl_decode(b, len, &msg), 0);
 	ck_assert_uint_eq(msg.type, TOLL_TSL_DELTA);
+	/* version 2 exactly when there are entries */
+	ck_assert_uint_eq(msg.format_version, ne > 0 ? 2 : 1);
+	ck_assert_uint_eq(b[4], ne > 0 ? 2 : 1);
 	ck_assert_uint_eq(msg.list_version, version);
 	ck_assert_uint_eq(msg.aux, version - 1);
 	ck_assert_uint_eq(msg.key_id, kid_a());
-	ck_assert_uint_eq(msg.count, na + nt);
+	ck_assert_uint_eq(msg.count, na + nt + ne);
 	ck_assert_uint_eq(msg.accounts, na);
 	ck_assert_uint_eq(msg.tags, nt);
+	ck_assert_uint_eq(msg.entries, ne);
+	ck_assert_uint_eq(msg.tags_off, (ne > 0 ? 52 : 48) + 16 * (size_t)na);
 	ck_assert_int_eq(msg.created_ms, 1764547200000 + (int64_t)version);
 	ck_assert_ptr_eq(msg.buf, b);
 	ck_assert_uint_eq(msg.len, len);
@@ -191,9 +258,17 @@ check_delta(const uint8_t *b, size_t len, uint64_t version, unsigned na, unsigne
 	for (unsigned i = 0; i < nt; i++) {
 		ck_assert_int_eq(toll_tsl_next_tag(&it, &t), 0);
 		tag_eq(&t, &tags[i]);
-		ck_assert_uint_le(it.off, len - 64);
+		ck_assert_uint_le(it.off, msg.entries_off);
 	}
 	ck_assert_int_eq(toll_tsl_next_tag(&it, &t), TOLL_EEMPTY);
+	ck_assert_uint_eq(it.off, msg.entries_off);
+	ck_assert_int_eq(toll_tsl_entries(&msg, &it), 0);
+	for (unsigned i = 0; i < ne; i++) {
+		ck_assert_int_eq(toll_tsl_next_entry(&it, &e), 0);
+		entry_eq(&e, &ents[i]);
+		ck_assert_uint_le(it.off, len - 64);
+	}
+	ck_assert_int_eq(toll_tsl_next_entry(&it, &e), TOLL_EEMPTY);
 	ck_assert_uint_eq(it.off, len - 64);
 	ck_assert_int_eq(toll_tsl_deltas(&msg, &it), TOLL_EINVAL);
 	ck_assert_int_eq(toll_tsl_verify(b, len, ver_a), 0);
@@ -231,7 +306,7 @@ START_TEST(test_roundtrip_delta)
 	for (size_t k = 0; k < sizeof(shapes) / sizeof(shapes[0]); k++) {
 		uint64_t version = k == 0 ? 1 : k == 1 ? UINT64_MAX : 1000 + k;
 		len = build_delta(big1, sizeof(big1), version, shapes[k][0], shapes[k][1], key_a);
-		check_delta(big1, len, version, shapes[k][0], shapes[k][1]);
+		check_delta(big1, len, version, shapes[k][0], shapes[k][1], 0);
 	}
 	/* no records: the minimum */
 	len = build_delta(big1, sizeof(big1), 5, 0, 0, key_a);
@@ -253,6 +328,29 @@ START_TEST(test_roundtrip_delta)
 	lane_taglist_writer_free(w);
 }
 END_TEST
+
+/* Tag i of the largest kind, 79 bytes: 256-bit EPC, TID, 12-character
+ * plate, pass; in order of i. */
+static void
+big_tag(unsigned i, struct toll_tsl_tag *t)
+{
+	memset(t, 0, sizeof(*t));
+	t->epc_bits = 256;
+	t->epc[28] = (uint8_t)(i >> 24);
+	t->epc[29] = (uint8_t)(i >> 16);
+	t->epc[30] = (uint8_t)(i >> 8);
+	t->epc[31] = (uint8_t)i;
+	t->tid_valid = 1;
+	memset(t->tid, 0xE2, 12);
+	t->account_id = 0xFFFFFFFFu;
+	t->vclass = 5;
+	t->status = 2;
+	t->reason = 255;
+	t->flags = TOLL_TSL_TAG_F_EXEMPT | TOLL_TSL_TAG_F_PASS;
+	memcpy(t->plate, "ABCDEFGHIJKL", 13);
+	t->pass_station = 0xFFFFFFFFu;
+	t->pass_until_day = 0xFFFFFFFFu;
+}
 
 /* A DELTA of exactly target bytes: accounts, then one small tag of 16..31
  * bytes when needed, then `big` tags of 79 bytes (256-bit EPC, TID,
@@ -284,22 +382,7 @@ fill_delta(uint8_t *out, size_t cap, uint64_t version, size_t target, unsigned b
 		ck_assert_int_eq(toll_tsl_delta_add_tag(&bld, &t), 0);
 	}
 	for (unsigned i = 0; i < big; i++) {
-		memset(&t, 0, sizeof(t));
-		t.epc_bits = 256;
-		t.epc[28] = (uint8_t)(i >> 24);
-		t.epc[29] = (uint8_t)(i >> 16);
-		t.epc[30] = (uint8_t)(i >> 8);
-		t.epc[31] = (uint8_t)i;
-		t.tid_valid = 1;
-		memset(t.tid, 0xE2, 12);
-		t.account_id = 0xFFFFFFFFu;
-		t.vclass = 5;
-		t.status = 2;
-		t.reason = 255;
-		t.flags = TOLL_TSL_TAG_F_EXEMPT | TOLL_TSL_TAG_F_PASS;
-		memcpy(t.plate, "ABCDEFGHIJKL", 13);
-		t.pass_station = 0xFFFFFFFFu;
-		t.pass_until_day = 0xFFFFFFFFu;
+		big_tag(i, &t);
 		ck_assert_int_eq(toll_tsl_delta_add_tag(&bld, &t), 0);
 	}
 	ck_assert_int_eq(toll_tsl_finish(&bld, key_a, &len), 0);
@@ -328,6 +411,10 @@ START_TEST(test_delta_max)
 	ck_assert_int_eq(toll_tsl_delta_add_account(&bld, &a), TOLL_ENOSPACE);
 	make_tag(0, &t);
 	ck_assert_int_eq(toll_tsl_delta_add_tag(&bld, &t), TOLL_ENOSPACE);
+	struct toll_tsl_entry e;
+	make_entry(0, &e);
+	ck_assert_int_eq(toll_tsl_delta_add_entry(&bld, &e), TOLL_ENOSPACE);
+	ck_assert_uint_eq(big2[4], 1); /* still version 1 */
 	ck_assert_int_eq(toll_tsl_finish(&bld, key_a, &len), 0);
 	ck_assert_uint_eq(len, TOLL_TSL_DELTA_MIN_BYTES + 16 * (size_t)TOLL_TSL_DELTA_MAX_RECORDS);
 	ck_assert_int_eq(toll_tsl_decode(big2, len, &msg), 0);
@@ -353,6 +440,393 @@ START_TEST(test_delta_max)
 	ck_assert_int_eq(toll_tsl_finish(&bld, key_a, &len), 0);
 	ck_assert_uint_eq(len, TOLL_TSL_DELTA_MIN_BYTES + 32);
 	ck_assert_int_eq(toll_tsl_verify(small, len, ver_a), 0);
+}
+END_TEST
+
+/* ---- entries (version 2) ---------------------------------------------------- */
+
+START_TEST(test_roundtrip_entries)
+{
+	static const unsigned shapes[][3] = {{0, 0, 1},	  {1, 0, 1},	     {0, 1, 1},
+					     {1, 1, 1},	  {3, 10, 7},	     {500, 2000, 300},
+					     {0, 0, 4096}, {4096, 4096, 4096}, {2, 5, 0}};
+	struct toll_tsl_iter it;
+	struct toll_tsl_entry e;
+	size_t len, l1;
+
+	for (size_t k = 0; k < sizeof(shapes) / sizeof(shapes[0]); k++) {
+		uint64_t version = k == 0 ? 1 : k == 1 ? UINT64_MAX : 2000 + k;
+		len = build_delta3(big1, sizeof(big1), version, shapes[k][0], shapes[k][1], shapes[k][2],
+				   key_a);
+		check_delta(big1, len, version, shapes[k][0], shapes[k][1], shapes[k][2]);
+	}
+	/* one 1-bit entry and nothing else: the smallest version 2 delta */
+	memset(&e, 0, sizeof(e));
+	e.epc_bits = 1;
+	e.epc[0] = 0xFF; /* 7 bits past the length, cleared */
+	e.station = 1;
+	e.time_ms = 1;
+	e.state = TOLL_TSL_ENTRY_CLOSED;
+	ck_assert_int_eq(toll_tsl_delta_begin(&bld, big1, sizeof(big1), 3, 0, kid_a()), 0);
+	ck_assert_int_eq(toll_tsl_delta_add_entry(&bld, &e), 0);
+	ck_assert_int_eq(toll_tsl_finish(&bld, key_a, &len), 0);
+	ck_assert_uint_eq(len, TOLL_TSL_DELTA_V2_FIXED_BYTES + TOLL_TSL_ENTRY_MIN_BYTES);
+	ck_assert_uint_eq(big1[4], 2);
+	ck_assert_uint_eq(big1[51], 1); /* entries */
+	ck_assert_uint_eq(big1[54], 0x80);
+	ck_assert_int_eq(toll_tsl_decode(big1, len, &msg), 0);
+	ck_assert_int_eq(toll_tsl_verify(big1, len, ver_a), 0);
+	ck_assert_int_eq(toll_tsl_entries(&msg, &it), 0);
+	ck_assert_int_eq(toll_tsl_next_entry(&it, &e), 0);
+	ck_assert_uint_eq(e.epc[0], 0x80);
+	ck_assert_uint_eq(e.state, TOLL_TSL_ENTRY_CLOSED);
+	/* the largest entry: 256-bit EPC */
+	memset(e.epc, 0xA5, sizeof(e.epc));
+	e.epc_bits = 256;
+	e.station = TOLL_TSL_STATION_MAX;
+	e.time_ms = INT64_MAX;
+	e.state = TOLL_TSL_ENTRY_EXPIRED;
+	ck_assert_int_eq(toll_tsl_delta_begin(&bld, big1, sizeof(big1), 3, 0, kid_a()), 0);
+	ck_assert_int_eq(toll_tsl_delta_add_entry(&bld, &e), 0);
+	ck_assert_int_eq(toll_tsl_finish(&bld, key_a, &len), 0);
+	ck_assert_uint_eq(len, TOLL_TSL_DELTA_V2_FIXED_BYTES + TOLL_TSL_ENTRY_MAX_BYTES);
+	ck_assert_int_eq(toll_tsl_decode(big1, len, &msg), 0);
+	/* with entries, the other records are those of version 1, 4 bytes later */
+	l1 = build_delta3(big2, sizeof(big2), 40, 3, 10, 0, key_a);
+	len = build_delta3(big1, sizeof(big1), 40, 3, 10, 2, key_a);
+	ck_assert_uint_eq(big2[4], 1);
+	ck_assert_uint_eq(big1[4], 2);
+	ck_assert_mem_eq(big1 + 5, big2 + 5, 23);		      /* type .. key id */
+	ck_assert_mem_eq(big1 + 32, big2 + 32, 16);		      /* created, A, T */
+	ck_assert_mem_eq(big1 + 52, big2 + 48, l1 - 64 - 48);	      /* accounts, tags */
+	ck_assert_uint_eq(len, l1 + 4 + (2 + 1 + 13) + (2 + 1 + 13)); /* 1 and 7 bits */
+	/* an entry may share its EPC with a tag: they are different records */
+	struct toll_tsl_tag t;
+	make_tag(3, &t);
+	memset(&e, 0, sizeof(e));
+	e.epc_bits = t.epc_bits;
+	memcpy(e.epc, t.epc, sizeof(e.epc));
+	e.station = 7;
+	e.time_ms = 1764547200000;
+	e.state = TOLL_TSL_ENTRY_OPEN;
+	ck_assert_int_eq(toll_tsl_delta_begin(&bld, big1, sizeof(big1), 3, 0, kid_a()), 0);
+	ck_assert_int_eq(toll_tsl_delta_add_tag(&bld, &t), 0);
+	ck_assert_int_eq(toll_tsl_delta_add_entry(&bld, &e), 0);
+	ck_assert_int_eq(toll_tsl_finish(&bld, key_a, &len), 0);
+	ck_assert_int_eq(toll_tsl_decode(big1, len, &msg), 0);
+	ck_assert_uint_eq(msg.tags, 1);
+	ck_assert_uint_eq(msg.entries, 1);
+	/* iterators of other types have no entries */
+	uint8_t hb[TOLL_TSL_HEARTBEAT_BYTES];
+	ck_assert_int_eq(toll_tsl_encode_heartbeat(hb, sizeof(hb), 1, 0, key_a, &len), 0);
+	ck_assert_int_eq(toll_tsl_decode(hb, len, &msg), 0);
+	ck_assert_uint_eq(msg.format_version, 1);
+	ck_assert_int_eq(toll_tsl_entries(&msg, &it), TOLL_EINVAL);
+	ck_assert_int_eq(toll_tsl_next_entry(&it, &e), TOLL_EEMPTY);
+}
+END_TEST
+
+START_TEST(test_entries_max)
+{
+	struct toll_tsl_account a = {.id = 1, .balance_vnd = 0};
+	struct toll_tsl_tag t;
+	struct toll_tsl_entry e;
+	size_t len;
+
+	/* the largest version 2 delta: 65535 of the largest tags and the
+	 * largest entry, 28 bytes below TOLL_TSL_DELTA_MAX_BYTES */
+	ck_assert_int_eq(toll_tsl_delta_begin(&bld, big1, sizeof(big1), 30, 0, kid_a()), 0);
+	for (unsigned i = 0; i < TOLL_TSL_DELTA_MAX_RECORDS - 1; i++) {
+		big_tag(i, &t);
+		ck_assert_int_eq(toll_tsl_delta_add_tag(&bld, &t), 0);
+	}
+	memset(&e, 0, sizeof(e));
+	e.epc_bits = 256;
+	memset(e.epc, 0xFF, 32);
+	e.epc[0] = 0x7F;
+	e.station = TOLL_TSL_STATION_MAX;
+	e.time_ms = INT64_MAX;
+	e.state = TOLL_TSL_ENTRY_EXPIRED;
+	ck_assert_int_eq(toll_tsl_delta_add_entry(&bld, &e), 0);
+	e.epc[0] = 0xFF; /* in order, yet the record count is full */
+	ck_assert_int_eq(toll_tsl_delta_add_entry(&bld, &e), TOLL_ENOSPACE);
+	ck_assert_int_eq(toll_tsl_finish(&bld, key_a, &len), 0);
+	ck_assert_uint_eq(len, TOLL_TSL_DELTA_V2_FIXED_BYTES +
+				       (TOLL_TSL_DELTA_MAX_RECORDS - 1) * (size_t)TOLL_TSL_TAG_MAX_BYTES +
+				       TOLL_TSL_ENTRY_MAX_BYTES);
+	ck_assert_uint_eq(len, TOLL_TSL_DELTA_MAX_BYTES - 28);
+	ck_assert_int_eq(toll_tsl_decode(big1, len, &msg), 0);
+	ck_assert_uint_eq(msg.count, TOLL_TSL_DELTA_MAX_RECORDS);
+	ck_assert_uint_eq(msg.entries, 1);
+	ck_assert_int_eq(toll_tsl_verify(big1, len, ver_a), 0);
+	/* and it goes into a DELTAS */
+	ck_assert_int_eq(toll_tsl_deltas_begin(&bld, huge, sizeof(huge), 29, 30, kid_a()), 0);
+	ck_assert_int_eq(toll_tsl_deltas_add(&bld, big1, len), 0);
+	ck_assert_int_eq(toll_tsl_deltas_finish(&bld, &len), 0);
+	ck_assert_int_eq(toll_tsl_decode(huge, len, &msg), 0);
+	ck_assert_int_eq(toll_tsl_verify(huge, len, ver_a), 0);
+
+	/* the first entry at 65535 records: the records so far move */
+	ck_assert_int_eq(toll_tsl_delta_begin(&bld, big2, sizeof(big2), 31, 0, kid_a()), 0);
+	for (unsigned i = 0; i < TOLL_TSL_DELTA_MAX_RECORDS - 1; i++) {
+		a.id = i + 1;
+		a.balance_vnd = -(int64_t)i;
+		ck_assert_int_eq(toll_tsl_delta_add_account(&bld, &a), 0);
+	}
+	make_entry(4, &e);
+	ck_assert_int_eq(toll_tsl_delta_add_entry(&bld, &e), 0);
+	make_entry(5, &e);
+	ck_assert_int_eq(toll_tsl_delta_add_entry(&bld, &e), TOLL_ENOSPACE);
+	ck_assert_int_eq(toll_tsl_finish(&bld, key_a, &len), 0);
+	ck_assert_int_eq(toll_tsl_decode(big2, len, &msg), 0);
+	ck_assert_uint_eq(msg.accounts, TOLL_TSL_DELTA_MAX_RECORDS - 1);
+	ck_assert_uint_eq(msg.entries, 1);
+	struct toll_tsl_iter it;
+	toll_tsl_accounts(&msg, &it);
+	for (unsigned i = 0; i < TOLL_TSL_DELTA_MAX_RECORDS - 1; i++) {
+		ck_assert_int_eq(toll_tsl_next_account(&it, &a), 0);
+		ck_assert_uint_eq(a.id, i + 1);
+		ck_assert_int_eq(a.balance_vnd, -(int64_t)i);
+	}
+	ck_assert_int_eq(toll_tsl_verify(big2, len, ver_a), 0);
+}
+END_TEST
+
+/* The builder's state a failed add must leave alone. */
+struct bld_state {
+	uint8_t bytes[512];
+	struct toll_tsl_builder b;
+};
+
+static void
+bld_save(struct bld_state *st)
+{
+	ck_assert_uint_le(bld.cap, sizeof(st->bytes));
+	memcpy(st->bytes, bld.buf, bld.cap);
+	st->b = bld;
+}
+
+static void
+bld_same(const struct bld_state *st)
+{
+	ck_assert_mem_eq(bld.buf, st->bytes, bld.cap);
+	ck_assert_ptr_eq(bld.buf, st->b.buf);
+	ck_assert_uint_eq(bld.cap, st->b.cap);
+	ck_assert_uint_eq(bld.off, st->b.off);
+	ck_assert_uint_eq(bld.type, st->b.type);
+	ck_assert_uint_eq(bld.accounts, st->b.accounts);
+	ck_assert_uint_eq(bld.tags, st->b.tags);
+	ck_assert_uint_eq(bld.entries, st->b.entries);
+	ck_assert_uint_eq(bld.prev_account, st->b.prev_account);
+	ck_assert_uint_eq(bld.prev_bits, st->b.prev_bits);
+	ck_assert_mem_eq(bld.prev_epc, st->b.prev_epc, sizeof(bld.prev_epc));
+}
+
+START_TEST(test_entries_space)
+{
+	static uint8_t b[512];
+	static struct bld_state st;
+	struct toll_tsl_account a = {.id = 1, .balance_vnd = 5};
+	struct toll_tsl_entry e = {.epc_bits = 8, .epc = {0x10}, .station = 1, .time_ms = 1, .state = 1};
+	size_t len;
+
+	/* an account, then the first 16-byte entry with one byte too few: its
+	 * 4-byte entries count is what does not fit */
+	memset(b, 0xEE, sizeof(b));
+	ck_assert_int_eq(toll_tsl_delta_begin(&bld, b, TOLL_TSL_DELTA_MIN_BYTES + 16 + 4 + 16 - 1, 4, 0,
+					      kid_a()),
+			 0);
+	ck_assert_int_eq(toll_tsl_delta_add_account(&bld, &a), 0);
+	bld_save(&st);
+	ck_assert_int_eq(toll_tsl_delta_add_entry(&bld, &e), TOLL_ENOSPACE);
+	bld_same(&st);
+	ck_assert_uint_eq(b[4], 1);
+	/* 19 bytes left: another account still fits, and finishes a version 1 delta */
+	a.id = 2;
+	ck_assert_int_eq(toll_tsl_delta_add_account(&bld, &a), 0);
+	ck_assert_int_eq(toll_tsl_delta_add_entry(&bld, &e), TOLL_ENOSPACE);
+	ck_assert_int_eq(toll_tsl_finish(&bld, key_a, &len), 0);
+	ck_assert_uint_eq(len, TOLL_TSL_DELTA_MIN_BYTES + 32);
+	ck_assert_int_eq(toll_tsl_decode(b, len, &msg), 0);
+	ck_assert_uint_eq(msg.format_version, 1);
+	ck_assert_uint_eq(msg.accounts, 2);
+	ck_assert_int_eq(toll_tsl_verify(b, len, ver_a), 0);
+
+	/* exactly enough room: the entry takes the last byte before the signature */
+	a.id = 1;
+	ck_assert_int_eq(
+		toll_tsl_delta_begin(&bld, b, TOLL_TSL_DELTA_MIN_BYTES + 16 + 4 + 16, 4, 0, kid_a()), 0);
+	ck_assert_int_eq(toll_tsl_delta_add_account(&bld, &a), 0);
+	ck_assert_int_eq(toll_tsl_delta_add_entry(&bld, &e), 0);
+	ck_assert_uint_eq(bld.off, bld.cap - 64);
+	bld_save(&st);
+	e.epc[0] = 0x11;
+	ck_assert_int_eq(toll_tsl_delta_add_entry(&bld, &e), TOLL_ENOSPACE);
+	bld_same(&st);
+	ck_assert_int_eq(toll_tsl_finish(&bld, key_a, &len), 0);
+	ck_assert_uint_eq(len, TOLL_TSL_DELTA_MIN_BYTES + 16 + 4 + 16);
+	ck_assert_int_eq(toll_tsl_decode(b, len, &msg), 0);
+	ck_assert_uint_eq(msg.format_version, 2);
+	ck_assert_uint_eq(msg.accounts, 1);
+	ck_assert_uint_eq(msg.entries, 1);
+	ck_assert_int_eq(toll_tsl_verify(b, len, ver_a), 0);
+
+	/* later entries pay no second count: two fit in 4 + 16 + 16 */
+	e.epc[0] = 0x10;
+	ck_assert_int_eq(
+		toll_tsl_delta_begin(&bld, b, TOLL_TSL_DELTA_MIN_BYTES + 4 + 16 + 16, 4, 0, kid_a()), 0);
+	ck_assert_int_eq(toll_tsl_delta_add_entry(&bld, &e), 0);
+	e.epc[0] = 0x11;
+	ck_assert_int_eq(toll_tsl_delta_add_entry(&bld, &e), 0);
+	e.epc[0] = 0x12;
+	ck_assert_int_eq(toll_tsl_delta_add_entry(&bld, &e), TOLL_ENOSPACE);
+	ck_assert_int_eq(toll_tsl_finish(&bld, key_a, &len), 0);
+	ck_assert_uint_eq(len, TOLL_TSL_DELTA_MIN_BYTES + 4 + 32);
+	ck_assert_int_eq(toll_tsl_decode(b, len, &msg), 0);
+	ck_assert_uint_eq(msg.entries, 2);
+	/* the smallest buffer a delta may start in takes no entry */
+	ck_assert_int_eq(toll_tsl_delta_begin(&bld, b, TOLL_TSL_DELTA_MIN_BYTES, 4, 0, kid_a()), 0);
+	ck_assert_int_eq(toll_tsl_delta_add_entry(&bld, &e), TOLL_ENOSPACE);
+	ck_assert_int_eq(toll_tsl_finish(&bld, key_a, &len), 0);
+	ck_assert_uint_eq(len, TOLL_TSL_DELTA_MIN_BYTES);
+}
+END_TEST
+
+START_TEST(test_entries_builder)
+{
+	static uint8_t b[512];
+	static struct bld_state st;
+	struct toll_tsl_account a = {.id = 5, .balance_vnd = -1};
+	struct toll_tsl_tag t;
+	struct toll_tsl_entry e, ok, got[3];
+	struct toll_tsl_iter it;
+	size_t len;
+
+	memset(&ok, 0, sizeof(ok));
+	ok.epc_bits = 96;
+	memset(ok.epc, 0x30, 12);
+	ok.station = 101;
+	ok.time_ms = 1764547200000;
+	ok.state = TOLL_TSL_ENTRY_OPEN;
+	/* not begun, not a delta, no entry */
+	memset(&bld, 0, sizeof(bld));
+	ck_assert_int_eq(toll_tsl_delta_add_entry(&bld, &ok), TOLL_EINVAL);
+	ck_assert_int_eq(toll_tsl_delta_add_entry(NULL, &ok), TOLL_EINVAL);
+	ck_assert_int_eq(toll_tsl_heartbeat_begin(&bld, b, sizeof(b), 1, 0, kid_a()), 0);
+	ck_assert_int_eq(toll_tsl_delta_add_entry(&bld, &ok), TOLL_EINVAL);
+	ck_assert_int_eq(toll_tsl_deltas_begin(&bld, b, sizeof(b), 1, 1, 0), 0);
+	ck_assert_int_eq(toll_tsl_delta_add_entry(&bld, &ok), TOLL_EINVAL);
+
+	memset(b, 0xEE, sizeof(b));
+	ck_assert_int_eq(toll_tsl_delta_begin(&bld, b, sizeof(b), 9, 1764547200000, kid_a()), 0);
+	ck_assert_int_eq(toll_tsl_delta_add_account(&bld, &a), 0);
+	make_tag(3, &t);
+	ck_assert_int_eq(toll_tsl_delta_add_tag(&bld, &t), 0);
+	ck_assert_int_eq(toll_tsl_delta_add_entry(&bld, NULL), TOLL_EINVAL);
+	/* every field the decoder would refuse, before the first entry (the
+	 * version 1 to 2 change) and after it: nothing changes */
+	for (int round = 0; round < 2; round++) {
+		bld_save(&st);
+#define BAD_ENTRY(field, value)                                                                         \
+	do {                                                                                            \
+		e = ok;                                                                                 \
+		e.field = value;                                                                        \
+		ck_assert_int_eq(toll_tsl_delta_add_entry(&bld, &e), TOLL_EINVAL);                      \
+		bld_same(&st);                                                                          \
+	} while (0)
+		BAD_ENTRY(epc_bits, 0);
+		BAD_ENTRY(epc_bits, 257);
+		BAD_ENTRY(epc_bits, UINT16_MAX);
+		BAD_ENTRY(station, 0);
+		BAD_ENTRY(station, TOLL_TSL_STATION_MAX + 1);
+		BAD_ENTRY(station, UINT32_MAX);
+		BAD_ENTRY(time_ms, 0);
+		BAD_ENTRY(time_ms, -1);
+		BAD_ENTRY(time_ms, INT64_MIN);
+		BAD_ENTRY(state, 0);
+		BAD_ENTRY(state, 4);
+		BAD_ENTRY(state, 256 + TOLL_TSL_ENTRY_OPEN); /* not cut to a byte */
+#undef BAD_ENTRY
+		if (round == 0) {
+			ck_assert_uint_eq(b[4], 1);
+			ck_assert_int_eq(toll_tsl_delta_add_entry(&bld, &ok), 0);
+			ck_assert_uint_eq(b[4], 2);
+			ck_assert_uint_eq(bld.entries, 1);
+		}
+	}
+	/* order: the same EPC again, a shorter one, a smaller one; no account
+	 * or tag after an entry */
+	bld_save(&st);
+	ck_assert_int_eq(toll_tsl_delta_add_entry(&bld, &ok), TOLL_ESEQ);
+	bld_same(&st);
+	e = ok;
+	e.epc_bits = 95;
+	e.epc[11] = 0xFF;
+	ck_assert_int_eq(toll_tsl_delta_add_entry(&bld, &e), TOLL_ESEQ);
+	bld_same(&st);
+	e = ok;
+	e.epc[11] = 0x2F;
+	ck_assert_int_eq(toll_tsl_delta_add_entry(&bld, &e), TOLL_ESEQ);
+	bld_same(&st);
+	a.id = 6;
+	ck_assert_int_eq(toll_tsl_delta_add_account(&bld, &a), TOLL_ESEQ);
+	bld_same(&st);
+	make_tag(4, &t);
+	t.epc_bits = 256; /* after every tag so far, yet after an entry */
+	ck_assert_int_eq(toll_tsl_delta_add_tag(&bld, &t), TOLL_ESEQ);
+	bld_same(&st);
+	/* and the builder goes on */
+	e = ok;
+	e.epc_bits = 97;
+	e.epc[12] = 0xFF; /* cleared to 0x80 */
+	e.state = TOLL_TSL_ENTRY_CLOSED;
+	ck_assert_int_eq(toll_tsl_delta_add_entry(&bld, &e), 0);
+	e.epc[12] = 0x81; /* the same EPC once cleared */
+	ck_assert_int_eq(toll_tsl_delta_add_entry(&bld, &e), TOLL_ESEQ);
+	e.epc_bits = 256;
+	memset(e.epc, 0, sizeof(e.epc));
+	e.state = TOLL_TSL_ENTRY_EXPIRED;
+	e.time_ms = INT64_MAX;
+	e.station = TOLL_TSL_STATION_MAX;
+	ck_assert_int_eq(toll_tsl_delta_add_entry(&bld, &e), 0);
+	ck_assert_int_eq(toll_tsl_finish(&bld, key_a, &len), 0);
+	ck_assert_int_eq(toll_tsl_delta_add_entry(&bld, &ok), TOLL_EINVAL); /* done */
+	ck_assert_int_eq(toll_tsl_decode(b, len, &msg), 0);
+	ck_assert_int_eq(toll_tsl_verify(b, len, ver_a), 0);
+	ck_assert_uint_eq(msg.format_version, 2);
+	ck_assert_uint_eq(msg.accounts, 1);
+	ck_assert_uint_eq(msg.tags, 1);
+	ck_assert_uint_eq(msg.entries, 3);
+	ck_assert_int_eq(toll_tsl_entries(&msg, &it), 0);
+	for (int i = 0; i < 3; i++)
+		ck_assert_int_eq(toll_tsl_next_entry(&it, &got[i]), 0);
+	ck_assert_int_eq(toll_tsl_next_entry(&it, &e), TOLL_EEMPTY);
+	entry_eq(&got[0], &ok);
+	ck_assert_uint_eq(got[1].epc_bits, 97);
+	ck_assert_uint_eq(got[1].epc[12], 0x80);
+	ck_assert_uint_eq(got[1].state, TOLL_TSL_ENTRY_CLOSED);
+	ck_assert_uint_eq(got[2].epc_bits, 256);
+	ck_assert_uint_eq(got[2].station, TOLL_TSL_STATION_MAX);
+	ck_assert_int_eq(got[2].time_ms, INT64_MAX);
+	ck_assert_uint_eq(got[2].state, TOLL_TSL_ENTRY_EXPIRED);
+	/* the bytes signed are the final ones: signed elsewhere, the same message */
+	static uint8_t c[512];
+	uint8_t sig[64];
+	size_t sl, len2;
+	ck_assert_int_eq(toll_tsl_delta_begin(&bld, c, sizeof(c), 9, 1764547200000, kid_a()), 0);
+	a.id = 5;
+	ck_assert_int_eq(toll_tsl_delta_add_account(&bld, &a), 0);
+	make_tag(3, &t);
+	ck_assert_int_eq(toll_tsl_delta_add_tag(&bld, &t), 0);
+	ck_assert_int_eq(toll_tsl_delta_add_entry(&bld, &got[0]), 0);
+	ck_assert_int_eq(toll_tsl_delta_add_entry(&bld, &got[1]), 0);
+	ck_assert_int_eq(toll_tsl_delta_add_entry(&bld, &got[2]), 0);
+	const uint8_t *p = toll_tsl_signed_bytes(&bld, &sl);
+	ck_assert_uint_eq(sl, len - 64);
+	ck_assert_int_eq(toll_sign(key_a, p, sl, sig), 0);
+	ck_assert_int_eq(toll_tsl_finish_sig(&bld, sig, &len2), 0);
+	ck_assert_uint_eq(len2, len);
+	ck_assert_mem_eq(c, b, len);
 }
 END_TEST
 
@@ -505,6 +979,67 @@ START_TEST(test_roundtrip_deltas)
 	ck_assert_uint_eq(len, 32 + 4 + dl[0]);
 	ck_assert_int_eq(toll_tsl_decode(big1, len, &msg), 0);
 	ck_assert_uint_eq(msg.count, 1);
+}
+END_TEST
+
+/* Version 1 and version 2 deltas in one DELTAS, each decoded on its own. */
+START_TEST(test_deltas_mixed)
+{
+	static uint8_t d[4][4096];
+	static const unsigned shapes[4][3] = {{1, 2, 0}, {0, 1, 3}, {2, 0, 0}, {0, 0, 1}};
+	static struct toll_tsl_msg dm;
+	size_t dl[4], len, n;
+	struct toll_tsl_iter it, eit;
+	struct toll_tsl_entry e;
+	const uint8_t *p;
+
+	for (unsigned i = 0; i < 4; i++)
+		dl[i] = build_delta3(d[i], sizeof(d[i]), 11 + i, shapes[i][0], shapes[i][1], shapes[i][2],
+				     key_a);
+	ck_assert_int_eq(toll_tsl_deltas_begin(&bld, big1, sizeof(big1), 10, 14, kid_a()), 0);
+	for (unsigned i = 0; i < 4; i++)
+		ck_assert_int_eq(toll_tsl_deltas_add(&bld, d[i], dl[i]), 0);
+	ck_assert_int_eq(toll_tsl_deltas_finish(&bld, &len), 0);
+	ck_assert_int_eq(toll_tsl_decode(big1, len, &msg), 0);
+	ck_assert_uint_eq(msg.format_version, 1); /* the DELTAS itself */
+	ck_assert_uint_eq(msg.count, 4);
+	ck_assert_uint_eq(msg.list_version, 14);
+	ck_assert_int_eq(toll_tsl_verify(big1, len, ver_a), 0);
+	ck_assert_int_eq(toll_tsl_verify(big1, len, ver_b), TOLL_EBADSIG);
+	ck_assert_int_eq(toll_tsl_deltas(&msg, &it), 0);
+	for (unsigned i = 0; i < 4; i++) {
+		ck_assert_int_eq(toll_tsl_next_delta(&it, &p, &n), 0);
+		ck_assert_uint_eq(n, dl[i]);
+		ck_assert_mem_eq(p, d[i], n);
+		ck_assert_int_eq(toll_tsl_decode(p, n, &dm), 0);
+		ck_assert_uint_eq(dm.format_version, shapes[i][2] > 0 ? 2 : 1);
+		ck_assert_uint_eq(dm.list_version, 11 + i);
+		ck_assert_uint_eq(dm.accounts, shapes[i][0]);
+		ck_assert_uint_eq(dm.tags, shapes[i][1]);
+		ck_assert_uint_eq(dm.entries, shapes[i][2]);
+		ck_assert_int_eq(toll_tsl_entries(&dm, &eit), 0);
+		unsigned ne = 0;
+		while (toll_tsl_next_entry(&eit, &e) == 0)
+			ne++;
+		ck_assert_uint_eq(ne, shapes[i][2]);
+		ck_assert_int_eq(toll_tsl_verify(p, n, ver_a), 0);
+	}
+	ck_assert_int_eq(toll_tsl_next_delta(&it, &p, &n), TOLL_EEMPTY);
+	/* the second delta (version 2) damaged inside the DELTAS */
+	size_t at = 32 + 4 + dl[0] + 4;
+	ck_assert_uint_eq(big1[at + 4], 2);
+	big1[at + 4] = 3;
+	ck_assert_int_eq(toll_tsl_decode(big1, len, &msg), TOLL_EVERSION);
+	big1[at + 4] = 1; /* read as version 1: A + T is not the count */
+	ck_assert_int_eq(toll_tsl_decode(big1, len, &msg), TOLL_EFORMAT);
+	big1[at + 4] = 2;
+	big1[at + 51] = 2; /* entries 2 of 3 records */
+	ck_assert_int_eq(toll_tsl_decode(big1, len, &msg), TOLL_EFORMAT);
+	big1[at + 51] = 3;
+	ck_assert_int_eq(toll_tsl_decode(big1, len, &msg), 0);
+	big1[len - 10] ^= 1; /* in the last (version 2) delta's signature */
+	ck_assert_int_eq(toll_tsl_decode(big1, len, &msg), 0);
+	ck_assert_int_eq(toll_tsl_verify(big1, len, ver_a), TOLL_EBADSIG);
 }
 END_TEST
 
@@ -695,6 +1230,9 @@ struct sample {
 	size_t n;
 };
 static struct sample samples[TOLL_TSL_TYPE_MAX + 1];
+/* and version 2: a DELTA with entries, a DELTAS with a version 1 and a
+ * version 2 delta */
+static struct sample v2_delta, v2_deltas;
 
 static void
 make_samples(void)
@@ -730,6 +1268,15 @@ make_samples(void)
 		ck_assert_int_eq(toll_tsl_decode(samples[t].b, samples[t].n, &msg), 0);
 		ck_assert_uint_eq(msg.type, t);
 	}
+	v2_delta.n = build_delta3(v2_delta.b, 4096, 12, 2, 3, 4, key_a);
+	ck_assert_int_eq(toll_tsl_decode(v2_delta.b, v2_delta.n, &msg), 0);
+	ck_assert_uint_eq(msg.format_version, 2);
+	l2 = build_delta3(d2, sizeof(d2), 12, 1, 1, 2, key_a);
+	ck_assert_int_eq(toll_tsl_deltas_begin(&bld, v2_deltas.b, 4096, 10, 12, kid_a()), 0);
+	ck_assert_int_eq(toll_tsl_deltas_add(&bld, d1, l1), 0);
+	ck_assert_int_eq(toll_tsl_deltas_add(&bld, d2, l2), 0);
+	ck_assert_int_eq(toll_tsl_deltas_finish(&bld, &v2_deltas.n), 0);
+	ck_assert_int_eq(toll_tsl_decode(v2_deltas.b, v2_deltas.n, &msg), 0);
 }
 
 /* Decode sample t with byte off set to v. */
@@ -762,12 +1309,18 @@ START_TEST(test_header_refused)
 		/* magic */
 		for (size_t i = 0; i < 4; i++)
 			ck_assert_int_eq(patched(t, i, (uint8_t)(m[i] ^ 0x20)), TOLL_EFORMAT);
-		/* version: refused, yet the header is reported */
+		/* version: refused, yet the header is reported; version 2 is
+		 * only a DELTA's, and lays it out otherwise (an entries count) */
 		ck_assert_int_eq(patched(t, 4, 0), TOLL_EVERSION);
-		ck_assert_int_eq(patched(t, 4, 2), TOLL_EVERSION);
+		ck_assert_int_eq(patched(t, 4, 2),
+				 t == TOLL_TSL_DELTA ? TOLL_EFORMAT : TOLL_EVERSION);
 		ck_assert_uint_eq(msg.type, t);
+		ck_assert_uint_eq(msg.format_version, 2);
 		ck_assert_uint_eq(msg.list_version, 12);
+		ck_assert_int_eq(patched(t, 4, 3), TOLL_EVERSION);
 		ck_assert_int_eq(patched(t, 4, 0xFF), TOLL_EVERSION);
+		ck_assert_uint_eq(msg.format_version, 0xFF);
+		ck_assert_uint_eq(msg.type, t);
 		/* type: unknown, or any other type over these bytes */
 		ck_assert_int_eq(patched(t, 5, 0), TOLL_EFORMAT);
 		ck_assert_int_eq(patched(t, 5, TOLL_TSL_TYPE_MAX + 1), TOLL_EFORMAT);
@@ -796,6 +1349,20 @@ START_TEST(test_header_refused)
 			ck_assert_int_eq(patched(t, 23, 1), TOLL_EFORMAT);
 			ck_assert_int_eq(patched(t, 16, 0x80), TOLL_EFORMAT);
 		}
+	}
+	/* version 2 of an unknown type: the version is refused first */
+	{
+		static uint8_t bad[4096];
+		memcpy(bad, samples[TOLL_TSL_HEARTBEAT].b, samples[TOLL_TSL_HEARTBEAT].n);
+		bad[4] = 2;
+		bad[5] = 0;
+		ck_assert_int_eq(toll_tsl_decode(bad, samples[TOLL_TSL_HEARTBEAT].n, &msg), TOLL_EVERSION);
+		bad[5] = TOLL_TSL_TYPE_MAX + 1;
+		ck_assert_int_eq(toll_tsl_decode(bad, samples[TOLL_TSL_HEARTBEAT].n, &msg), TOLL_EVERSION);
+		/* a version 2 message shorter than a header may be a DELTA's start */
+		ck_assert_int_eq(toll_tsl_decode(bad, 31, &msg), TOLL_ESHORT);
+		bad[4] = 3;
+		ck_assert_int_eq(toll_tsl_decode(bad, 31, &msg), TOLL_EVERSION);
 	}
 	/* DELTA: aux is list_version - 1, list_version >= 1, count = accounts + tags */
 	ck_assert_int_eq(patched64(TOLL_TSL_DELTA, 16, 12), TOLL_EFORMAT);
@@ -1008,6 +1575,225 @@ START_TEST(test_record_refused)
 }
 END_TEST
 
+/* A version 2 DELTA of the given records, built by hand past the builder's
+ * checks; the signature is zeros. */
+static size_t
+raw_delta2(uint8_t *out, const uint8_t *recs, size_t len, uint32_t na, uint32_t nt, uint32_t ne)
+{
+	uint8_t h[52] = {'T', 'O', 'L', 'S', 2, TOLL_TSL_DELTA};
+
+	h[15] = 12;
+	h[23] = 11;
+	h[31] = (uint8_t)(na + nt + ne);
+	h[43] = (uint8_t)na;
+	h[47] = (uint8_t)nt;
+	h[51] = (uint8_t)ne;
+	memcpy(out, h, 52);
+	if (len > 0)
+		memcpy(out + 52, recs, len);
+	memset(out + 52 + len, 0, 64);
+	return 52 + len + 64;
+}
+
+/* An entry record as the format page lays it out. */
+static size_t
+raw_entry(uint8_t *p, unsigned bits, uint8_t fill, uint32_t station, int64_t time_ms, uint8_t state)
+{
+	size_t n = (bits + 7) / 8, o = 0;
+
+	p[o++] = (uint8_t)(bits >> 8);
+	p[o++] = (uint8_t)bits;
+	memset(p + o, fill, n);
+	if (bits % 8)
+		p[o + n - 1] &= (uint8_t)(0xFF << (8 - bits % 8));
+	o += n;
+	for (int i = 3; i >= 0; i--)
+		p[o++] = (uint8_t)(station >> (8 * i));
+	for (int i = 7; i >= 0; i--)
+		p[o++] = (uint8_t)((uint64_t)time_ms >> (8 * i));
+	p[o++] = state;
+	return o;
+}
+
+START_TEST(test_entry_refused)
+{
+	static uint8_t bad[1024];
+	uint8_t r[512], e1[64], e2[64];
+	size_t n, n1, n2, len;
+	struct toll_tsl_iter it;
+	struct toll_tsl_entry e;
+
+	/* one entry: 0 bits, 2 EPC [12], 14 station, 18 time, 26 state */
+	n = raw_entry(r, 96, 0x31, 101, 1, 1);
+	ck_assert_uint_eq(n, 27);
+	len = raw_delta2(bad, r, n, 0, 0, 1);
+	ck_assert_int_eq(toll_tsl_decode(bad, len, &msg), 0);
+	ck_assert_uint_eq(msg.format_version, 2);
+	ck_assert_uint_eq(msg.entries, 1);
+	ck_assert_uint_eq(msg.entries_off, 52);
+	ck_assert_int_eq(toll_tsl_entries(&msg, &it), 0);
+	ck_assert_int_eq(toll_tsl_next_entry(&it, &e), 0);
+	ck_assert_uint_eq(e.epc_bits, 96);
+	ck_assert_uint_eq(e.epc[11], 0x31);
+	ck_assert_uint_eq(e.epc[12], 0);
+	ck_assert_uint_eq(e.station, 101);
+	ck_assert_int_eq(e.time_ms, 1);
+	ck_assert_uint_eq(e.state, TOLL_TSL_ENTRY_OPEN);
+	memcpy(samples[0].b, bad, len);
+	samples[0].n = len;
+	const size_t at = 52;
+	/* EPC bits: 1..256, the bits past the length zero */
+	ck_assert_int_eq(patched(0, at + 1, 0), TOLL_EFORMAT);	 /* 0 bits */
+	ck_assert_int_eq(patched(0, at + 0, 1), TOLL_EFORMAT);	 /* 352 bits */
+	ck_assert_int_eq(patched(0, at + 1, 95), TOLL_EFORMAT); /* 0x31: a bit past 95 set */
+	ck_assert_int_ne(patched(0, at + 1, 97), 0);		 /* one byte longer: runs out */
+	{
+		uint8_t rec[64];
+		size_t rl = raw_entry(rec, 256, 0xFF, 1, 1, 1);
+		ck_assert_int_eq(toll_tsl_decode(bad, raw_delta2(bad, rec, rl, 0, 0, 1), &msg), 0);
+		rec[1] = 1; /* 257 */
+		rec[0] = 1;
+		ck_assert_int_eq(toll_tsl_decode(bad, raw_delta2(bad, rec, rl, 0, 0, 1), &msg),
+				 TOLL_EFORMAT);
+		rl = raw_entry(rec, 12, 0xAB, 1, 1, 1); /* AB A0 */
+		ck_assert_int_eq(toll_tsl_decode(bad, raw_delta2(bad, rec, rl, 0, 0, 1), &msg), 0);
+		rec[3] = 0xA8;
+		ck_assert_int_eq(toll_tsl_decode(bad, raw_delta2(bad, rec, rl, 0, 0, 1), &msg),
+				 TOLL_EFORMAT);
+		rec[3] = 0xB0;
+		ck_assert_int_eq(toll_tsl_decode(bad, raw_delta2(bad, rec, rl, 0, 0, 1), &msg), 0);
+	}
+	/* station 1 .. 2^31-1 */
+	ck_assert_int_eq(patched(0, at + 17, 0), TOLL_EFORMAT); /* 0 */
+	ck_assert_int_eq(patched(0, at + 14, 0x80), TOLL_EFORMAT);
+	ck_assert_int_eq(patched(0, at + 14, 0x7F), 0);
+	ck_assert_int_eq(patched(0, at + 17, 1), 0);
+	{
+		static const struct {
+			uint32_t station;
+			int64_t time_ms;
+			unsigned state;
+			int want;
+		} cases[] = {
+			{0, 1, 1, TOLL_EFORMAT},
+			{1, 1, 1, 0},
+			{TOLL_TSL_STATION_MAX, 1, 1, 0},
+			{TOLL_TSL_STATION_MAX + 1, 1, 1, TOLL_EFORMAT},
+			{UINT32_MAX, 1, 1, TOLL_EFORMAT},
+			/* time > 0 */
+			{1, 0, 1, TOLL_EFORMAT},
+			{1, -1, 1, TOLL_EFORMAT},
+			{1, INT64_MIN, 1, TOLL_EFORMAT},
+			{1, INT64_MAX, 1, 0},
+			{1, 1764547200000, 1, 0},
+			/* state 1 open, 2 closed, 3 expired */
+			{1, 1, 0, TOLL_EFORMAT},
+			{1, 1, 2, 0},
+			{1, 1, 3, 0},
+			{1, 1, 4, TOLL_EFORMAT},
+			{1, 1, 0x80, TOLL_EFORMAT},
+			{1, 1, 0xFF, TOLL_EFORMAT},
+		};
+		for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+			n = raw_entry(r, 40, 0x77, cases[i].station, cases[i].time_ms,
+				      (uint8_t)cases[i].state);
+			len = raw_delta2(bad, r, n, 0, 0, 1);
+			ck_assert_msg(toll_tsl_decode(bad, len, &msg) == cases[i].want,
+				      "entry case %zu", i);
+			if (cases[i].want == 0) {
+				toll_tsl_entries(&msg, &it);
+				ck_assert_int_eq(toll_tsl_next_entry(&it, &e), 0);
+				ck_assert_uint_eq(e.station, cases[i].station);
+				ck_assert_int_eq(e.time_ms, cases[i].time_ms);
+				ck_assert_uint_eq(e.state, cases[i].state);
+			}
+		}
+	}
+
+	/* version 2 with no entries: the change set's encoding is version 1 */
+	len = raw_delta2(bad, NULL, 0, 0, 0, 0);
+	ck_assert_int_eq(toll_tsl_decode(bad, len, &msg), TOLL_EFORMAT);
+	uint8_t acct[16] = {0, 0, 0, 0, 0, 0, 0, 9, 0, 0, 0, 0, 0, 0, 0, 1};
+	len = raw_delta2(bad, acct, 16, 1, 0, 0);
+	ck_assert_int_eq(toll_tsl_decode(bad, len, &msg), TOLL_EFORMAT);
+	len = raw_delta(bad, acct, 16, 1, 0);
+	ck_assert_int_eq(toll_tsl_decode(bad, len, &msg), 0);
+
+	/* counts: A + T + E is the header's count, each part what is there */
+	n1 = raw_entry(e1, 64, 0x10, 5, 5, 1);
+	n2 = raw_entry(e2, 64, 0x20, 6, 6, 2);
+	memcpy(r, e1, n1);
+	memcpy(r + n1, e2, n2);
+	len = raw_delta2(bad, r, n1 + n2, 0, 0, 2);
+	ck_assert_int_eq(toll_tsl_decode(bad, len, &msg), 0);
+	memcpy(samples[0].b, bad, len);
+	samples[0].n = len;
+	ck_assert_int_eq(patched(0, 31, 3), TOLL_EFORMAT); /* count 3, A + T + E 2 */
+	ck_assert_int_eq(patched(0, 31, 1), TOLL_EFORMAT);
+	ck_assert_int_eq(patched(0, 51, 1), TOLL_EFORMAT); /* E 1 */
+	ck_assert_int_eq(patched(0, 51, 3), TOLL_EFORMAT);
+	ck_assert_int_eq(patched(0, 47, 1), TOLL_EFORMAT); /* T 1 */
+	len = raw_delta2(bad, r, n1 + n2, 0, 0, 1);	   /* count and E 1: one too many */
+	ck_assert_int_eq(toll_tsl_decode(bad, len, &msg), TOLL_EFORMAT);
+	len = raw_delta2(bad, r, n1 + n2, 0, 0, 3); /* count and E 3: the third is missing */
+	ck_assert_int_eq(toll_tsl_decode(bad, len, &msg), TOLL_ESHORT);
+	len = raw_delta2(bad, r, n1 + n2, 0, 2, 0); /* entries where tags should be */
+	ck_assert_int_ne(toll_tsl_decode(bad, len, &msg), 0);
+	/* more than TOLL_TSL_DELTA_MAX_RECORDS, refused before any record */
+	len = raw_delta2(bad, r, n1 + n2, 0, 0, 2);
+	bad[29] = 1; /* count 65538 */
+	bad[50] = 1; /* E 65538 */
+	ck_assert_int_eq(toll_tsl_decode(bad, len, &msg), TOLL_EFORMAT);
+	/* entry records in a version 1 delta are bytes after the end */
+	len = raw_delta(bad, r, n1 + n2, 0, 0);
+	ck_assert_int_eq(toll_tsl_decode(bad, len, &msg), TOLL_EFORMAT);
+
+	/* order: strictly increasing (EPC bits, EPC bytes); one record per EPC */
+	memcpy(r, e2, n2); /* B, A */
+	memcpy(r + n2, e1, n1);
+	len = raw_delta2(bad, r, n1 + n2, 0, 0, 2);
+	ck_assert_int_eq(toll_tsl_decode(bad, len, &msg), TOLL_EFORMAT);
+	memcpy(r, e1, n1); /* A, A */
+	memcpy(r + n1, e1, n1);
+	len = raw_delta2(bad, r, 2 * n1, 0, 0, 2);
+	ck_assert_int_eq(toll_tsl_decode(bad, len, &msg), TOLL_EFORMAT);
+	n2 = raw_entry(e2, 64, 0x10, 6, 6, 2); /* A's EPC with other fields */
+	memcpy(r + n1, e2, n2);
+	len = raw_delta2(bad, r, n1 + n2, 0, 0, 2);
+	ck_assert_int_eq(toll_tsl_decode(bad, len, &msg), TOLL_EFORMAT);
+	n2 = raw_entry(e2, 63, 0xFF, 6, 6, 2); /* a shorter EPC sorts first whatever its bytes */
+	memcpy(r, e2, n2);
+	memcpy(r + n2, e1, n1);
+	len = raw_delta2(bad, r, n1 + n2, 0, 0, 2);
+	ck_assert_int_eq(toll_tsl_decode(bad, len, &msg), 0);
+	memcpy(r, e1, n1);
+	memcpy(r + n1, e2, n2);
+	len = raw_delta2(bad, r, n1 + n2, 0, 0, 2);
+	ck_assert_int_eq(toll_tsl_decode(bad, len, &msg), TOLL_EFORMAT);
+	/* entries are ordered apart from the tags: an entry may come after a
+	 * tag with a larger EPC */
+	{
+		uint8_t tag[16] = {0, 8, 'Z', 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 0, 0, 0};
+		n1 = raw_entry(e1, 8, 'A', 5, 5, 1);
+		memcpy(r, tag, 16);
+		memcpy(r + 16, e1, n1);
+		len = raw_delta2(bad, r, 16 + n1, 0, 1, 1);
+		ck_assert_int_eq(toll_tsl_decode(bad, len, &msg), 0);
+		ck_assert_uint_eq(msg.tags_off, 52);
+		ck_assert_uint_eq(msg.entries_off, 68);
+	}
+	/* a failed decode leaves no entries to iterate */
+	len = raw_delta2(bad, r, 16 + n1, 0, 1, 1);
+	bad[len - 65] = 4; /* the entry's state */
+	ck_assert_int_eq(toll_tsl_decode(bad, len, &msg), TOLL_EFORMAT);
+	ck_assert_uint_eq(msg.type, TOLL_TSL_DELTA);
+	ck_assert_uint_eq(msg.format_version, 2);
+	ck_assert_uint_eq(msg.entries, 0);
+	ck_assert_int_eq(toll_tsl_entries(&msg, &it), TOLL_EINVAL);
+	ck_assert_int_eq(toll_tsl_next_entry(&it, &e), TOLL_EEMPTY);
+}
+END_TEST
+
 START_TEST(test_body_refused)
 {
 	make_samples();
@@ -1054,36 +1840,45 @@ START_TEST(test_body_refused)
 	ck_assert_int_eq(patched(TOLL_TSL_DELTAS, 35, (uint8_t)(l1 + 1)), TOLL_EFORMAT);
 	ck_assert_int_eq(patched(TOLL_TSL_DELTAS, 36 + 5, TOLL_TSL_HEARTBEAT), TOLL_EFORMAT);
 	ck_assert_int_eq(patched(TOLL_TSL_DELTAS, 36 + 5, TOLL_TSL_DELTAS), TOLL_EFORMAT);
-	ck_assert_int_eq(patched(TOLL_TSL_DELTAS, 36 + 4, 2), TOLL_EVERSION);
+	ck_assert_int_eq(patched(TOLL_TSL_DELTAS, 36 + 4, 3), TOLL_EVERSION);
+	ck_assert_int_eq(patched(TOLL_TSL_DELTAS, 36 + 4, 2), TOLL_EFORMAT); /* 0 entries */
 	ck_assert_int_eq(patched(TOLL_TSL_DELTAS, 36 + 15, 12), TOLL_EFORMAT); /* inner version 12 */
 	ck_assert_int_eq(patched(TOLL_TSL_DELTAS, 33, 0x80), TOLL_ESHORT);     /* length past the end */
 }
 END_TEST
 
+/* Every prefix of a valid message is short; a byte after it is refused. */
+static void
+check_cuts(const struct sample *sm, const char *what)
+{
+	size_t n = sm->n;
+
+	for (size_t len = 0; len < n; len++) {
+		/* a heap copy of exactly len bytes, so ASan sees any overread */
+		uint8_t *p = malloc(len ? len : 1);
+		ck_assert_ptr_nonnull(p);
+		memcpy(p, sm->b, len);
+		ck_assert_msg(toll_tsl_decode(p, len, &msg) == TOLL_ESHORT, "%s: prefix of %zu bytes",
+			      what, len);
+		free(p);
+	}
+	uint8_t *p = malloc(n + 1);
+	ck_assert_ptr_nonnull(p);
+	memcpy(p, sm->b, n);
+	for (unsigned v = 0; v < 256; v += 85) {
+		p[n] = (uint8_t)v;
+		ck_assert_msg(toll_tsl_decode(p, n + 1, &msg) == TOLL_EFORMAT, "%s: a byte after", what);
+	}
+	free(p);
+}
+
 START_TEST(test_truncated_and_trailing)
 {
 	make_samples();
-	for (unsigned t = 1; t <= TOLL_TSL_TYPE_MAX; t++) {
-		size_t n = samples[t].n;
-		for (size_t len = 0; len < n; len++) {
-			/* a heap copy of exactly len bytes, so ASan sees any overread */
-			uint8_t *p = malloc(len ? len : 1);
-			ck_assert_ptr_nonnull(p);
-			memcpy(p, samples[t].b, len);
-			ck_assert_msg(toll_tsl_decode(p, len, &msg) == TOLL_ESHORT,
-				      "%s: prefix of %zu bytes", toll_tsl_type_name(t), len);
-			free(p);
-		}
-		uint8_t *p = malloc(n + 1);
-		ck_assert_ptr_nonnull(p);
-		memcpy(p, samples[t].b, n);
-		for (unsigned v = 0; v < 256; v += 85) {
-			p[n] = (uint8_t)v;
-			ck_assert_msg(toll_tsl_decode(p, n + 1, &msg) == TOLL_EFORMAT,
-				      "%s: a byte after", toll_tsl_type_name(t));
-		}
-		free(p);
-	}
+	for (unsigned t = 1; t <= TOLL_TSL_TYPE_MAX; t++)
+		check_cuts(&samples[t], toll_tsl_type_name(t));
+	check_cuts(&v2_delta, "delta version 2");
+	check_cuts(&v2_deltas, "deltas with a version 2 delta");
 }
 END_TEST
 
@@ -1113,6 +1908,21 @@ START_TEST(test_signature_bits)
 		/* another key's signature over the same bytes */
 		ck_assert_int_eq(toll_tsl_verify(samples[t].b, n, ver_b), TOLL_EBADSIG);
 	}
+	/* a version 2 DELTA: the version byte, the entries count and the
+	 * entries are signed like the rest */
+	n = v2_delta.n;
+	ck_assert_int_eq(toll_tsl_verify(v2_delta.b, n, ver_a), 0);
+	for (size_t bit = 0; bit < n * 8; bit++) {
+		memcpy(b, v2_delta.b, n);
+		b[bit / 8] ^= (uint8_t)(1u << (bit % 8));
+		int rc = toll_tsl_verify(b, n, ver_a);
+		ck_assert_msg(rc != 0, "delta version 2: bit %zu flipped still verifies", bit);
+		if (rc == TOLL_EBADSIG)
+			refused_by_sig++;
+		else
+			refused_by_decode++;
+	}
+	ck_assert_int_eq(toll_tsl_verify(v2_delta.b, n, ver_b), TOLL_EBADSIG);
 	ck_assert_int_gt(refused_by_sig, 1000);
 	ck_assert_int_gt(refused_by_decode, 10);
 	/* a DELTA signed by key b, claiming key a's id */
@@ -1327,6 +2137,12 @@ START_TEST(test_fixed_vectors)
 	ck_assert_int_eq(msg.created_ms, 1764547200000);
 	ck_assert_uint_eq(msg.accounts, 2);
 	ck_assert_uint_eq(msg.tags, 2);
+	ck_assert_uint_eq(msg.format_version, 1); /* no entries: version 1, as before */
+	ck_assert_uint_eq(msg.entries, 0);
+	ck_assert_uint_eq(msg.entries_off, n - 64);
+	ck_assert_int_eq(toll_tsl_entries(&msg, &it), 0);
+	struct toll_tsl_entry e;
+	ck_assert_int_eq(toll_tsl_next_entry(&it, &e), TOLL_EEMPTY);
 	ck_assert_int_eq(toll_tsl_verify(want, n, ver_a), 0);
 	toll_tsl_accounts(&msg, &it);
 	ck_assert_int_eq(toll_tsl_next_account(&it, &a[0]), 0);
@@ -1384,6 +2200,86 @@ START_TEST(test_fixed_vectors)
 }
 END_TEST
 
+/* Version 2: a DELTA making version 8, one account, one tag, two entries;
+ * written the same way. */
+static const char vector_delta_v2[] = "544f4c53020100000000000000000008000000000000000756475aa700000004"
+				      "0000019ad7366e6000000001000000010000000200000000000003e900000000"
+				      "0007186800603034257bf7194e4000001a850000000000000003e90100000835"
+				      "31413132333435000cabc0000000650000019ad735f9300100603034257bf719"
+				      "4e4000001a857fffffff0000019ad6c7a70003e15e55aad52cb688715909e1c1"
+				      "72d5cbf83b671ecdbc3180c41275c7a7ff6da188283c676c4f07e246d9ec7525"
+				      "f14448c777db1b7b4f5df00bfe76780d75cc04";
+
+START_TEST(test_fixed_vector_v2)
+{
+	uint8_t want[512], out[512];
+	struct toll_tsl_account a;
+	struct toll_tsl_tag t;
+	struct toll_tsl_entry e[2];
+	struct toll_tsl_iter it;
+	size_t n = strlen(vector_delta_v2) / 2, len;
+
+	ck_assert_uint_eq(n, 211);
+	ck_assert_int_eq(toll_hex_decode(vector_delta_v2, want, n), 0);
+	ck_assert_int_eq(toll_tsl_decode(want, n, &msg), 0);
+	ck_assert_uint_eq(msg.type, TOLL_TSL_DELTA);
+	ck_assert_uint_eq(msg.format_version, 2);
+	ck_assert_uint_eq(msg.list_version, 8);
+	ck_assert_uint_eq(msg.aux, 7);
+	ck_assert_uint_eq(msg.key_id, 0x56475aa7);
+	ck_assert_uint_eq(msg.count, 4);
+	ck_assert_int_eq(msg.created_ms, 1764547260000);
+	ck_assert_uint_eq(msg.accounts, 1);
+	ck_assert_uint_eq(msg.tags, 1);
+	ck_assert_uint_eq(msg.entries, 2);
+	ck_assert_uint_eq(msg.tags_off, 68);
+	ck_assert_uint_eq(msg.entries_off, 103);
+	ck_assert_int_eq(toll_tsl_verify(want, n, ver_a), 0);
+	ck_assert_int_eq(toll_tsl_verify(want, n, ver_b), TOLL_EBADSIG);
+	toll_tsl_accounts(&msg, &it);
+	ck_assert_int_eq(toll_tsl_next_account(&it, &a), 0);
+	ck_assert_uint_eq(a.id, 1001);
+	ck_assert_int_eq(a.balance_vnd, 465000);
+	toll_tsl_tags(&msg, &it);
+	ck_assert_int_eq(toll_tsl_next_tag(&it, &t), 0);
+	ck_assert_int_eq(toll_tsl_next_tag(&it, &t), TOLL_EEMPTY);
+	ck_assert_uint_eq(t.epc_bits, 96);
+	ck_assert_uint_eq(t.epc[0], 0x30);
+	ck_assert_uint_eq(t.epc[11], 0x85);
+	ck_assert_int_eq(t.tid_valid, 0);
+	ck_assert_uint_eq(t.account_id, 1001);
+	ck_assert_uint_eq(t.vclass, 1);
+	ck_assert_uint_eq(t.status, 0);
+	ck_assert_str_eq(t.plate, "51A12345");
+	ck_assert_int_eq(toll_tsl_entries(&msg, &it), 0);
+	ck_assert_int_eq(toll_tsl_next_entry(&it, &e[0]), 0);
+	ck_assert_int_eq(toll_tsl_next_entry(&it, &e[1]), 0);
+	ck_assert_int_eq(toll_tsl_next_entry(&it, &e[1]), TOLL_EEMPTY);
+	ck_assert_uint_eq(e[0].epc_bits, 12);
+	ck_assert_uint_eq(e[0].epc[0], 0xAB);
+	ck_assert_uint_eq(e[0].epc[1], 0xC0);
+	ck_assert_uint_eq(e[0].station, 101);
+	ck_assert_int_eq(e[0].time_ms, 1764547230000);
+	ck_assert_uint_eq(e[0].state, TOLL_TSL_ENTRY_OPEN);
+	ck_assert_uint_eq(e[1].epc_bits, 96);
+	ck_assert_mem_eq(e[1].epc, t.epc, 32); /* the tag's EPC: another kind of record */
+	ck_assert_uint_eq(e[1].station, 2147483647u);
+	ck_assert_int_eq(e[1].time_ms, 1764540000000);
+	ck_assert_uint_eq(e[1].state, TOLL_TSL_ENTRY_EXPIRED);
+	/* re-encoded from the decoded records, signed again: the same bytes */
+	ck_assert_int_eq(toll_tsl_delta_begin(&bld, out, sizeof(out), msg.list_version, msg.created_ms,
+					      msg.key_id),
+			 0);
+	ck_assert_int_eq(toll_tsl_delta_add_account(&bld, &a), 0);
+	ck_assert_int_eq(toll_tsl_delta_add_tag(&bld, &t), 0);
+	ck_assert_int_eq(toll_tsl_delta_add_entry(&bld, &e[0]), 0);
+	ck_assert_int_eq(toll_tsl_delta_add_entry(&bld, &e[1]), 0);
+	ck_assert_int_eq(toll_tsl_finish(&bld, key_a, &len), 0);
+	ck_assert_uint_eq(len, n);
+	ck_assert_mem_eq(out, want, n);
+}
+END_TEST
+
 static Suite *
 suite(void)
 {
@@ -1394,20 +2290,27 @@ suite(void)
 	tcase_add_test(tc, test_names);
 	tcase_add_test(tc, test_roundtrip_delta);
 	tcase_add_test(tc, test_delta_max);
+	tcase_add_test(tc, test_roundtrip_entries);
+	tcase_add_test(tc, test_entries_max);
+	tcase_add_test(tc, test_entries_space);
+	tcase_add_test(tc, test_entries_builder);
 	tcase_add_test(tc, test_roundtrip_heartbeat);
 	tcase_add_test(tc, test_roundtrip_requests);
 	tcase_add_test(tc, test_roundtrip_deltas);
+	tcase_add_test(tc, test_deltas_mixed);
 	tcase_add_test(tc, test_deltas_max);
 	tcase_add_test(tc, test_snapshot_chunk_max);
 	tcase_add_test(tc, test_roundtrip_snapshot);
 	tcase_add_test(tc, test_roundtrip_error);
 	tcase_add_test(tc, test_header_refused);
 	tcase_add_test(tc, test_record_refused);
+	tcase_add_test(tc, test_entry_refused);
 	tcase_add_test(tc, test_body_refused);
 	tcase_add_test(tc, test_truncated_and_trailing);
 	tcase_add_test(tc, test_signature_bits);
 	tcase_add_test(tc, test_builder_args);
 	tcase_add_test(tc, test_fixed_vectors);
+	tcase_add_test(tc, test_fixed_vector_v2);
 	suite_add_tcase(s, tc);
 	return s;
 }
