@@ -47,6 +47,7 @@ int cdb_error(struct cdb *db, const PGresult *res, char *err, size_t errlen);
  * role in the message. */
 #define CDB_LOCK_SETTLER 8390043842688279918LL /* "toll-cen" */
 #define CDB_LOCK_LIST 8390043842688281460LL    /* the next-but-one */
+#define CDB_LOCK_TRIPS 8390043842688281461LL   /* the closed-road trip matcher */
 int cdb_try_lock(struct cdb *db, long long key, const char *what, char *err, size_t errlen);
 
 /* Text helpers for statements: bytes as a bytea literal "\x..." (out needs

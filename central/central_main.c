@@ -53,6 +53,7 @@
 #include "log.h"
 #include "migrate.h"
 #include "settle.h"
+#include "trips.h"
 #include "umsg.h"
 
 #define PATH_LEN 511
@@ -73,6 +74,7 @@ struct central_conf {
 	char log_level[16];
 	char list_key[PATH_LEN + 1], list_publish[256], list_listen[256], list_dir[PATH_LEN + 1];
 	int64_t list_interval_ms, list_heartbeat_ms, list_snapshot_ms;
+	int64_t trips_interval_ms, trips_expiry_ms;
 };
 
 #define F(field) offsetof(struct central_conf, field)
@@ -96,6 +98,8 @@ static const struct toll_cfg_key central_keys[] = {
 	{"list.interval", TOLL_CFG_MS, 10, 60000, "200ms", F(list_interval_ms), 0, 0, 0, "look for list changes this often"},
 	{"list.heartbeat", TOLL_CFG_MS, 100, 60000, "1s", F(list_heartbeat_ms), 0, 0, 0, "tell the lanes the latest version this often"},
 	{"list.snapshot_every", TOLL_CFG_MS, 1000, 604800000, "1h", F(list_snapshot_ms), 0, 0, 0, "write the whole list again this often (when it changed)"},
+	{"trips.interval", TOLL_CFG_MS, 10, 60000, "250ms", F(trips_interval_ms), 0, 0, 0, "match closed-road exits with their entries this often"},
+	{"trips.expiry", TOLL_CFG_MS, 1000, 2592000000LL, "24h", F(trips_expiry_ms), 0, 0, 0, "a closed-road entry with no exit after this is dropped (lanes: list.entry_expiry)"},
 };
 #define NKEYS (sizeof(central_keys) / sizeof(central_keys[0]))
 
@@ -129,6 +133,7 @@ static struct {
 	atomic_uint_fast64_t requests, malformed, retries_sent, unknown_lane, refused_batches;
 	struct listpub *list;
 	struct toll_signer *list_key;
+	struct trips *trips;
 	pthread_mutex_t stats_mu;
 	struct settle_stats st;
 	int db_up;
@@ -632,6 +637,17 @@ status_text(FILE *out)
 	} else {
 		fprintf(out, "list off (no list.key)\n");
 	}
+	if (g.trips != NULL) {
+		struct trips_stats ts;
+		trips_stats(g.trips, &ts);
+		fprintf(out,
+			"trips %s tariff=%" PRIu64 " matched=%" PRIu64 " corrected=%" PRIu64 " corrected_vnd=%" PRId64
+			" waiting=%" PRIu64 " unmatched=%" PRIu64 " expired=%" PRIu64 " fee_errors=%" PRIu64
+			" db_errors=%" PRIu64 "\n",
+			ts.up == 1 ? "matching" : ts.up == 2 ? "STANDBY" : "DOWN", ts.tariff_version, ts.exits_matched,
+			ts.exits_corrected, ts.corrected_vnd, ts.exits_waiting, ts.exits_unmatched, ts.entries_expired,
+			ts.fee_errors, ts.db_errors);
+	}
 }
 
 static int
@@ -801,6 +817,15 @@ cmd_run(const struct central_conf *c)
 		toll_notice("tag status list: deltas on %s, requests on %s, key id %08" PRIx32, c->list_publish,
 			    c->list_listen, toll_signer_key_id(g.list_key));
 	}
+	{
+		struct trips_conf tc = {.conninfo = c->db_conninfo, .role = c->db_role,
+					.interval_ms = c->trips_interval_ms, .retry_max_ms = c->retry_max_ms,
+					.expiry_ms = c->trips_expiry_ms};
+		if (trips_start(&tc, &g.trips) != 0) {
+			toll_err("trips: %s", toll_strerror(TOLL_ENOMEM));
+			goto out;
+		}
+	}
 	ctl = control_listen(c->control_socket);
 	toll_notice("listening on %s, %d workers, %d batches in flight at most", c->listen, nworkers, g.nslots);
 	while (!stop_signal) {
@@ -839,6 +864,7 @@ out:
 	pthread_mutex_unlock(&g.mu);
 	if (have_settler)
 		pthread_join(settler, NULL);
+	trips_stop(g.trips);
 	listpub_stop(g.list);
 	toll_signer_free(g.list_key);
 	if (g.slots != NULL)

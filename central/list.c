@@ -83,22 +83,32 @@ num(const PGresult *r, int row, int col)
 /* A tag row of TAGS_SQL / ALL_TAGS_SQL into a record; TOLL_EFORMAT for a
  * row the lanes could not take (the schema's checks make that a bug). */
 static int
-tag_of_row(const PGresult *r, int row, struct toll_tsl_tag *t)
+epc_of_hex(const char *epc, uint16_t *bits, uint8_t out[32])
 {
-	const char *epc = PQgetvalue(r, row, 0), *tid = PQgetvalue(r, row, 1);
 	size_t digits = strlen(epc);
 
-	memset(t, 0, sizeof(*t));
+	memset(out, 0, 32);
 	if (digits < 1 || digits > 64)
 		return TOLL_EFORMAT;
-	t->epc_bits = (uint16_t)(4 * digits);
+	*bits = (uint16_t)(4 * digits);
 	for (size_t i = 0; i < digits; i++) {
 		char ch = epc[i];
 		unsigned v = ch >= '0' && ch <= '9' ? (unsigned)(ch - '0') : ch >= 'a' && ch <= 'f' ? (unsigned)(ch - 'a' + 10) : 16;
 		if (v > 15)
 			return TOLL_EFORMAT;
-		t->epc[i / 2] |= (uint8_t)(i % 2 ? v : v << 4);
+		out[i / 2] |= (uint8_t)(i % 2 ? v : v << 4);
 	}
+	return 0;
+}
+
+static int
+tag_of_row(const PGresult *r, int row, struct toll_tsl_tag *t)
+{
+	const char *tid = PQgetvalue(r, row, 1);
+
+	memset(t, 0, sizeof(*t));
+	if (epc_of_hex(PQgetvalue(r, row, 0), &t->epc_bits, t->epc) != 0)
+		return TOLL_EFORMAT;
 	if (tid[0] != 0) {
 		if (strlen(tid) != 24 || toll_hex_decode(tid, t->tid, 12) != 0)
 			return TOLL_EFORMAT;
@@ -110,6 +120,19 @@ tag_of_row(const PGresult *r, int row, struct toll_tsl_tag *t)
 	t->status = (unsigned)num(r, row, 5);
 	t->reason = (unsigned)num(r, row, 6);
 	t->flags = strcmp(PQgetvalue(r, row, 7), "t") == 0 ? TOLL_TSL_TAG_F_EXEMPT : 0;
+	return 0;
+}
+
+/* A row of ENTRIES_SQL into a record. */
+static int
+entry_of_row(const PGresult *r, int row, struct toll_tsl_entry *e)
+{
+	memset(e, 0, sizeof(*e));
+	if (epc_of_hex(PQgetvalue(r, row, 0), &e->epc_bits, e->epc) != 0)
+		return TOLL_EFORMAT;
+	e->station = (uint32_t)num(r, row, 1);
+	e->time_ms = num(r, row, 2);
+	e->state = (unsigned)num(r, row, 3);
 	return 0;
 }
 
@@ -137,6 +160,15 @@ static const char *const ACCOUNTS_SQL =
 	" UNION SELECT a.id, a.balance_vnd, a.list_xid FROM tags t JOIN vehicles v ON v.id = t.vehicle_id"
 	" JOIN accounts a ON a.id = v.account_id WHERE t.list_xid >= $1 AND a.kind = 'customer' ORDER BY 1";
 
+/* Closed-road entries (trip_entries, central/trips.c) opened, closed or
+ * expired at or after $1: each tag's newest trip among them, in the
+ * DELTA's order.  An older trip of the tag is of no use to a lane once a
+ * newer one is known (the lanes keep the newest by time). */
+static const char *const ENTRIES_SQL =
+	"SELECT epc_hex, station_id, time_ms, state, list_xid FROM ("
+	" SELECT DISTINCT ON (epc_hex) epc_hex, station_id, time_ms, state, list_xid FROM trip_entries"
+	" WHERE list_xid >= $1 ORDER BY epc_hex, time_ms DESC) x ORDER BY length(epc_hex), epc_hex";
+
 static const char *const ALL_TAGS_SQL =
 	"SELECT " TAG_COLUMNS " FROM tags t JOIN vehicles v ON v.id = t.vehicle_id"
 	" JOIN accounts a ON a.id = v.account_id";
@@ -153,7 +185,7 @@ static const char *const ALL_ACCOUNTS_SQL =
  * this, one transaction left open would have every later change published
  * again on every scan. */
 struct seen {
-	char key[68]; /* "a<id>" or "t<epc hex>" */
+	char key[68]; /* "a<id>", "t<epc hex>" or "e<epc hex>" */
 	int64_t x1, x2;
 };
 
@@ -206,6 +238,14 @@ seen_of_tag(const PGresult *r, int row, struct seen *e)
 	e->x2 = strtoll(PQgetvalue(r, row, 10), NULL, 10);
 }
 
+static void
+seen_of_entry(const PGresult *r, int row, struct seen *e)
+{
+	snprintf(e->key, sizeof(e->key), "e%s", PQgetvalue(r, row, 0));
+	e->x1 = strtoll(PQgetvalue(r, row, 4), NULL, 10);
+	e->x2 = strtoll(PQgetvalue(r, row, 2), NULL, 10);
+}
+
 struct pubstate {
 	uint64_t version; /* newest committed */
 	int64_t horizon;  /* xid */
@@ -244,9 +284,9 @@ outq_add(struct outq *q, const uint8_t *msg, size_t len)
 /* Store one finished DELTA (version v, in p->buf, len bytes). */
 static int
 store_delta(struct listpub *p, struct cdb *db, uint64_t v, int64_t horizon, uint32_t accounts, uint32_t tags,
-	    size_t len, struct outq *q, char *err, size_t errlen)
+	    uint32_t entries, size_t len, struct outq *q, char *err, size_t errlen)
 {
-	char sv[24], sh[24], sa[16], st[16];
+	char sv[24], sh[24], sa[16], st[16], se[16];
 	char *hex = malloc(2 * len + 3);
 	if (hex == NULL)
 		return TOLL_ENOMEM;
@@ -254,12 +294,13 @@ store_delta(struct listpub *p, struct cdb *db, uint64_t v, int64_t horizon, uint
 	snprintf(sh, sizeof(sh), "%" PRId64, horizon);
 	snprintf(sa, sizeof(sa), "%" PRIu32, accounts);
 	snprintf(st, sizeof(st), "%" PRIu32, tags);
+	snprintf(se, sizeof(se), "%" PRIu32, entries);
 	cdb_bytea_hex(p->buf, len, hex);
-	const char *par[5] = {sv, sh, sa, st, hex};
+	const char *par[6] = {sv, sh, sa, st, hex, se};
 	int rc = cdb_query(db,
-			   "INSERT INTO list_deltas (version, horizon_xid, accounts, tags, body)"
-			   " VALUES ($1, $2, $3, $4, $5::bytea)",
-			   5, par, NULL, err, errlen);
+			   "INSERT INTO list_deltas (version, horizon_xid, accounts, tags, body, entries)"
+			   " VALUES ($1, $2, $3, $4, $5::bytea, $6)",
+			   6, par, NULL, err, errlen);
 	free(hex);
 	if (rc == 0)
 		rc = outq_add(q, p->buf, len);
@@ -267,73 +308,77 @@ store_delta(struct listpub *p, struct cdb *db, uint64_t v, int64_t horizon, uint
 }
 
 /* Turn the rows into DELTAs from version st->version + 1 on; *made
- * counts them.  Accounts first, then tags; a delta that is full is
- * finished and the next begun. */
+ * counts them.  Accounts first, then tags, then entries (the format's
+ * order); a delta that is full is finished and the next begun. */
 static int
-build_deltas(struct listpub *p, struct cdb *db, const PGresult *accts, const char *keep_a, const PGresult *tags,
-	     const char *keep_t, int64_t horizon, uint64_t from, uint64_t *made, struct outq *q, char *err,
-	     size_t errlen)
+build_deltas(struct listpub *p, struct cdb *db, const PGresult *const rows[3], const char *const keep[3],
+	     int64_t horizon, uint64_t from, uint64_t *made, struct outq *q, char *err, size_t errlen)
 {
 	struct toll_tsl_builder b;
 	uint64_t v = from + 1;
-	uint32_t na = 0, nt = 0;
-	int ra = 0, rt = 0, rows_a = accts ? PQntuples(accts) : 0, rows_t = tags ? PQntuples(tags) : 0;
+	uint32_t n[3] = {0, 0, 0};
+	int at[3] = {0, 0, 0}, total[3];
 	size_t len;
 	int rc = toll_tsl_delta_begin(&b, p->buf, TOLL_TSL_MAX_BYTES, v, toll_real_ms(), toll_signer_key_id(p->c.key));
 
+	for (int k = 0; k < 3; k++)
+		total[k] = rows[k] ? PQntuples(rows[k]) : 0;
 	*made = 0;
-	while (rc == 0 && (ra < rows_a || rt < rows_t)) {
-		if (ra < rows_a && !keep_a[ra]) {
-			ra++;
-			continue;
-		}
-		if (ra >= rows_a && !keep_t[rt]) {
-			rt++;
-			continue;
-		}
-		if (ra < rows_a) {
-			struct toll_tsl_account a = {(uint64_t)num(accts, ra, 0), num(accts, ra, 1)};
-			rc = toll_tsl_delta_add_account(&b, &a);
-			if (rc == 0) {
-				ra++;
-				na++;
+	for (int k = 0; rc == 0 && k < 3; k++) {
+		while (rc == 0 && at[k] < total[k]) {
+			const PGresult *r = rows[k];
+			int i = at[k];
+			if (!keep[k][i]) {
+				at[k]++;
 				continue;
 			}
-		} else {
-			struct toll_tsl_tag t;
-			rc = tag_of_row(tags, rt, &t);
-			if (rc != 0) {
-				snprintf(err, errlen, "tag %s: cannot be put in a delta", PQgetvalue(tags, rt, 0));
-				return TOLL_EDB;
+			if (k == 0) {
+				struct toll_tsl_account a = {(uint64_t)num(r, i, 0), num(r, i, 1)};
+				rc = toll_tsl_delta_add_account(&b, &a);
+			} else if (k == 1) {
+				struct toll_tsl_tag t;
+				if (tag_of_row(r, i, &t) != 0) {
+					snprintf(err, errlen, "tag %s: cannot be put in a delta", PQgetvalue(r, i, 0));
+					return TOLL_EDB;
+				}
+				rc = toll_tsl_delta_add_tag(&b, &t);
+			} else {
+				struct toll_tsl_entry e;
+				if (entry_of_row(r, i, &e) != 0) {
+					snprintf(err, errlen, "entry of %s: cannot be put in a delta", PQgetvalue(r, i, 0));
+					return TOLL_EDB;
+				}
+				rc = toll_tsl_delta_add_entry(&b, &e);
 			}
-			rc = toll_tsl_delta_add_tag(&b, &t);
 			if (rc == 0) {
-				rt++;
-				nt++;
+				at[k]++;
+				n[k]++;
 				continue;
 			}
+			if (rc != TOLL_ENOSPACE || n[0] + n[1] + n[2] == 0) {
+				snprintf(err, errlen, "delta %" PRIu64 ": %s (rows %d/%d/%d)", v, toll_strerror(rc), at[0],
+					 at[1], at[2]);
+				return rc;
+			}
+			/* full: finish this one, begin the next, which goes on
+			 * with the same kind (the kinds before it are done) */
+			rc = toll_tsl_finish(&b, p->c.key, &len);
+			if (rc == 0)
+				rc = store_delta(p, db, v, horizon, n[0], n[1], n[2], len, q, err, errlen);
+			if (rc != 0)
+				return rc;
+			(*made)++;
+			v++;
+			n[0] = n[1] = n[2] = 0;
+			rc = toll_tsl_delta_begin(&b, p->buf, TOLL_TSL_MAX_BYTES, v, toll_real_ms(),
+						  toll_signer_key_id(p->c.key));
 		}
-		if (rc != TOLL_ENOSPACE || na + nt == 0) {
-			snprintf(err, errlen, "delta %" PRIu64 ": %s (row %d/%d)", v, toll_strerror(rc), ra, rt);
-			return rc;
-		}
-		/* full: finish this one, begin the next (an account after a
-		 * tag would be out of order: the accounts all go first) */
-		rc = toll_tsl_finish(&b, p->c.key, &len);
-		if (rc == 0)
-			rc = store_delta(p, db, v, horizon, na, nt, len, q, err, errlen);
-		if (rc != 0)
-			return rc;
-		(*made)++;
-		v++;
-		na = nt = 0;
-		rc = toll_tsl_delta_begin(&b, p->buf, TOLL_TSL_MAX_BYTES, v, toll_real_ms(), toll_signer_key_id(p->c.key));
 	}
 	if (rc != 0)
 		return rc;
 	rc = toll_tsl_finish(&b, p->c.key, &len);
 	if (rc == 0)
-		rc = store_delta(p, db, v, horizon, na, nt, len, q, err, errlen);
+		rc = store_delta(p, db, v, horizon, n[0], n[1], n[2], len, q, err, errlen);
 	if (rc == 0)
 		(*made)++;
 	return rc;
@@ -454,7 +499,7 @@ prune(struct listpub *p, struct cdb *db, char *err, size_t errlen)
 static int
 scan(struct listpub *p, struct cdb *db, struct pubstate *s, int want_snapshot, char *err, size_t errlen)
 {
-	PGresult *rx = NULL, *ra = NULL, *rt = NULL;
+	PGresult *rx = NULL, *ra = NULL, *rt = NULL, *re = NULL;
 	struct outq q = {0};
 	uint64_t made = 0;
 	int64_t xmin = 0;
@@ -471,29 +516,37 @@ scan(struct listpub *p, struct cdb *db, struct pubstate *s, int want_snapshot, c
 		rc = query1(db, ACCOUNTS_SQL, s->horizon, &ra, err, errlen);
 	if (rc == 0 && s->version > 0)
 		rc = query1(db, TAGS_SQL, s->horizon, &rt, err, errlen);
-	int na = ra ? PQntuples(ra) : 0, nt = rt ? PQntuples(rt) : 0, rows = 0;
-	char *keep = calloc((size_t)na + (size_t)nt + 1, 1);
+	if (rc == 0 && s->version > 0)
+		rc = query1(db, ENTRIES_SQL, s->horizon, &re, err, errlen);
+	int na = ra ? PQntuples(ra) : 0, nt = rt ? PQntuples(rt) : 0, ne = re ? PQntuples(re) : 0, rows = 0;
+	char *keep = calloc((size_t)na + (size_t)nt + (size_t)ne + 1, 1);
 	struct seenset next = {0};
 	if (keep == NULL && rc == 0)
 		rc = TOLL_ENOMEM;
-	for (int i = 0; rc == 0 && i < na + nt; i++) {
+	for (int i = 0; rc == 0 && i < na + nt + ne; i++) {
 		struct seen e;
 		if (i < na)
 			seen_of_account(ra, i, &e);
-		else
+		else if (i < na + nt)
 			seen_of_tag(rt, i - na, &e);
+		else
+			seen_of_entry(re, i - na - nt, &e);
 		keep[i] = !seen_has(&s->seen, &e);
 		rows += keep[i];
 		if ((rc = seen_add(&next, &e)) != 0)
 			break;
 	}
-	if (rc == 0 && (rows > 0 || snap))
+	if (rc == 0 && (rows > 0 || snap)) {
 		/* the first version is empty: lanes without a list take the
 		 * snapshot made with it */
-		rc = build_deltas(p, db, ra, keep, rt, keep + na, xmin, s->version, &made, &q, err, errlen);
+		const PGresult *const sets[3] = {ra, rt, re};
+		const char *const keeps[3] = {keep, keep + na, keep + na + nt};
+		rc = build_deltas(p, db, sets, keeps, xmin, s->version, &made, &q, err, errlen);
+	}
 	free(keep);
 	PQclear(ra);
 	PQclear(rt);
+	PQclear(re);
 	if (rc == 0 && snap)
 		rc = write_snapshot(p, db, s->version + made, err, errlen);
 	if (rc == 0 && snap)

@@ -30,7 +30,7 @@ $(CENTRAL_CORE_LIB): $(CENTRAL_CORE_OBJS)
 	$(Q)$(AR) rcs $@ $^
 
 ifneq ($(wildcard central/central_main.c),)
-$(BIN)/toll-central: $(OBJ)/central/central_main.o $(CENTRAL_CORE_LIB) $(OBJ)/lane-controller/lane_taglist.o $(COMMON_LIB)
+$(BIN)/toll-central: $(OBJ)/central/central_main.o $(CENTRAL_CORE_LIB) $(OBJ)/lane-controller/lane_taglist.o $(OBJ)/lane-controller/lane_tariff.o $(COMMON_LIB)
 	@mkdir -p $(dir $@)
 	$(call quiet,LD,$@)
 	$(Q)$(CC) $(ALL_CFLAGS) $^ -o $@ $(CENTRAL_LIBS) $(LDLIBS_BASE)

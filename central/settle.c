@@ -495,7 +495,9 @@ static const char *const TXN_ID_CONFLICT_SQL =
  * where the exact balance decides at the lane (the old status from a
  * self-join: RETURNING sees only the new row); a
  * notification per status change (sn) and per debit (dn: the balance right
- * after that debit, in the lane's time order).  No join here is between
+ * after that debit, in the lane's time order).  Closed-road passages
+ * (entries, and exits that paid, were exempt or had a pass) go to the trip
+ * matcher's tables (te, tx; central/trips.c).  No join here is between
  * two CTEs without a hash key: the planner knows nothing of their sizes
  * and a nested loop over two of them is quadratic.
  *
@@ -523,7 +525,19 @@ static const char *const SETTLE_SQL =
 	"   CASE WHEN c.id IS NULL THEN 'account_not_found' ELSE 'posted' END"
 	"  ELSE 'no_charge' END"
 	" FROM stage s LEFT JOIN acc c ON c.id = s.account_id"
-	" RETURNING txn_id, station_id, account_id, fee_vnd, time_ms, disposition),"
+	" RETURNING txn_id, station_id, account_id, fee_vnd, time_ms, disposition, outcome, epc_hex, vclass,"
+	"  flags, entry_station, entry_time_ms),"
+	" te AS (INSERT INTO trip_entries (txn_id, epc_hex, account_id, network, station_id, time_ms)"
+	"  SELECT i.txn_id, i.epc_hex, i.account_id, st.network, i.station_id, i.time_ms"
+	"  FROM i JOIN stations st ON st.id = i.station_id"
+	"  WHERE i.outcome = 7 AND i.epc_hex <> '' AND st.network IS NOT NULL RETURNING 1),"
+	" tx AS (INSERT INTO trip_exits (txn_id, epc_hex, account_id, network, station_id, time_ms, vclass, flags,"
+	"  fee_vnd, posted, entry_station, entry_time_ms)"
+	"  SELECT i.txn_id, i.epc_hex, i.account_id, st.network, i.station_id, i.time_ms, i.vclass, i.flags,"
+	"  i.fee_vnd, i.disposition = 'posted', i.entry_station, i.entry_time_ms"
+	"  FROM i JOIN stations st ON st.id = i.station_id"
+	"  WHERE i.outcome IN (1, 5, 6) AND i.epc_hex <> '' AND st.role = 'exit' AND st.network IS NOT NULL"
+	"  RETURNING 1),"
 	" p AS (SELECT i.txn_id, i.account_id, i.fee_vnd, i.time_ms, st.revenue_account_id AS rev"
 	"  FROM i JOIN stations st ON st.id = i.station_id WHERE i.disposition = 'posted'),"
 	" l AS (INSERT INTO ledger_entries (kind, txn_id, debit_account, credit_account, amount_vnd)"

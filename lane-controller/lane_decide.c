@@ -80,12 +80,24 @@ lane_decide(void *arg, const struct lane_read *rd, struct lane_decision *d)
 		d->message = info.status == LANE_TAG_LOW_BALANCE ? FWI_MSG_LOW_BALANCE : FWI_MSG_THANK_YOU;
 		d->opens = 1;
 		goto done;
-	case LANE_ROLE_CLOSED_EXIT:
-		/* entries reach exits through central (the pipeline issue);
-		 * until one is known here, the farthest entry's fee applies */
+	case LANE_ROLE_CLOSED_EXIT: {
+		/* the entry central sent, if its fee is in this tariff (an
+		 * entry of another network, or this station without a matrix
+		 * row, is no entry for this exit); else the farthest entry's
+		 * fee, flagged: central corrects it when the entry arrives */
+		uint32_t est;
+		int64_t etime;
+		if (c->trips != NULL &&
+		    lane_trips_find(c->trips, rd->epc, rd->epc_bits, dc->real_ms(), c->entry_expiry_ms, &est, &etime) == 0 &&
+		    lane_tariff_closed_fee(c->tariff, est, c->station_id, info.vclass, &fee) == 0) {
+			d->entry_station = est;
+			d->entry_time_ms = etime;
+			break;
+		}
 		rc = lane_tariff_max_closed_fee(c->tariff, c->station_id, info.vclass, &fee);
 		d->flags |= TOLL_TXN_F_ENTRY_UNKNOWN;
 		break;
+	}
 	default:
 		rc = TOLL_ECONFIG;
 	}
@@ -106,6 +118,8 @@ lane_decide(void *arg, const struct lane_read *rd, struct lane_decision *d)
 		lane_plaza_release(c->plaza, dc->lane, rd->epc, rd->epc_bits);
 		return rc;
 	}
+	if (d->entry_station != 0)
+		lane_trips_used(c->trips, rd->epc, rd->epc_bits, d->entry_time_ms);
 	d->outcome = TOLL_OUT_PAID;
 	d->fee_vnd = fee;
 	d->balance_after_vnd = info.balance_vnd - fee;

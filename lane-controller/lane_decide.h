@@ -5,8 +5,8 @@
  * the list (unknown tag, cloned EPC with another TID, invalid or
  * blacklisted: refused); exemptions and passes (free); the fee for the
  * station (open: by class; closed network entry: recorded, charged at exit;
- * closed exit: by the entry, or the farthest entry's fee when the entry is
- * unknown, flagged); then the balance: the list's snapshot minus this
+ * closed exit: from the entry central sent (lane_trips), or the farthest
+ * entry's fee when it is unknown, flagged); then the balance: the list's snapshot minus this
  * plaza's debits since.  A refusal releases the plaza claim. */
 #ifndef LANE_DECIDE_H
 #define LANE_DECIDE_H
@@ -18,6 +18,7 @@
 #include "lane_plaza.h"
 #include "lane_taglist.h"
 #include "lane_tariff.h"
+#include "lane_trips.h"
 
 enum lane_station_role {
 	LANE_ROLE_OPEN = 1,	  /* fee per station and class */
@@ -34,6 +35,10 @@ struct lane_context {
 	struct lane_plaza *plaza;
 	uint32_t station_id;
 	enum lane_station_role role;
+	/* closed exits: the entries central sent (lane_trips, its own lock),
+	 * and how old one may be to charge from; NULL elsewhere */
+	struct lane_trips *trips;
+	int64_t entry_expiry_ms;
 };
 
 /* One per lane: the decide_fn context. */

@@ -56,7 +56,7 @@ struct lane_conf {
 	char central_tls_name[128];
 	int64_t central_batch, central_timeout_ms;
 	char list_key[65], list_subscribe[LANE_URL_MAX], list_request[LANE_URL_MAX], list_dir[PATH_LEN + 1];
-	int64_t list_stale_ms, list_compact;
+	int64_t list_stale_ms, list_compact, entry_expiry_ms;
 	struct {
 		int64_t id;
 		char reader[EP_LEN + 1], io[EP_LEN + 1], display[EP_LEN + 1];
@@ -104,6 +104,7 @@ static const struct toll_cfg_key lane_keys[] = {
 	{"list.request", TOLL_CFG_STRING, 0, LANE_URL_MAX - 1, "tcp://127.0.0.1:7302", F(list_request), 0, 0, 0, "central's list.listen: missed deltas and snapshots"},
 	{"list.dir", TOLL_CFG_STRING, 0, PATH_LEN, "", F(list_dir), 0, 0, 0, "where the lane keeps its copy of the list (default: STATE/list)"},
 	{"list.stale", TOLL_CFG_MS, 1000, 86400000, "10s", F(list_stale_ms), 0, 0, 0, "alarm when central has not been heard for this long"},
+	{"list.entry_expiry", TOLL_CFG_MS, 1000, 2592000000LL, "24h", F(entry_expiry_ms), 0, 0, 0, "exit lanes: charge from a closed-road entry at most this old (central's trips.expiry)"},
 	{"list.compact", TOLL_CFG_INT, 1, 10000000, "10000", F(list_compact), 0, 0, 0, "write the merged list after this many logged deltas"},
 	{"lane.*.id", TOLL_CFG_INT, 1, 65535, NULL, L(id), 0, "lane id at the station (default: index + 1)"},
 	{"lane.*.reader", TOLL_CFG_STRING, 0, EP_LEN, "", L(reader), 0, "reader endpoint: tcp:HOST:PORT or rtu:DEVICE[:BAUD[:8N1]] (default tcp:127.0.0.1:1502+index)"},
@@ -208,6 +209,7 @@ load_conf(struct lane_conf *c, const char *file, char **sets, int nsets)
 /* ---- the daemon ------------------------------------------------------- */
 
 static struct lane_sync *sync_;
+static struct lane_trips *trips_; /* an exit lane's closed-road entries */
 
 static void
 status_text(struct lane_run **runs, int n, FILE *out)
@@ -256,6 +258,11 @@ status_text(struct lane_run **runs, int n, FILE *out)
 			ls.version, ls.latest, ls.heartbeat_age_ms, ls.stale ? " STALE" : "", ls.deltas_applied,
 			ls.ranges_fetched, ls.snapshots, ls.compactions, ls.refused, ls.errors);
 	}
+	if (trips_ != NULL) {
+		size_t kept, open;
+		lane_trips_count(trips_, &kept, &open);
+		fprintf(out, "entries open=%zu kept=%zu\n", open, kept);
+	}
 }
 
 static int
@@ -297,6 +304,13 @@ cmd_run(const struct lane_conf *c)
 	ctx.role = strcmp(c->station_role, "open") == 0	 ? LANE_ROLE_OPEN
 		   : strcmp(c->station_role, "entry") == 0 ? LANE_ROLE_CLOSED_ENTRY
 							   : LANE_ROLE_CLOSED_EXIT;
+	ctx.entry_expiry_ms = c->entry_expiry_ms;
+	if (ctx.role == LANE_ROLE_CLOSED_EXIT && c->list_key[0] != 0) {
+		/* entries come from central with the list */
+		if (lane_trips_new(&ctx.trips) != 0)
+			goto out;
+		trips_ = ctx.trips;
+	}
 	for (int i = 0; i < c->lanes && signer == NULL; i++)
 		if (c->lane[i].key[0] == 0 && toll_signer_load(c->key_file, &signer) != 0) {
 			toll_err("could not load the lane key %s (make one with toll-lane keygen)", c->key_file);
@@ -461,6 +475,8 @@ out:
 	lane_plaza_free(ctx.plaza);
 	lane_tariff_free(ctx.tariff);
 	lane_taglist_free(ctx.list);
+	trips_ = NULL;
+	lane_trips_free(ctx.trips);
 	toll_signer_free(signer);
 	for (int i = 0; i < MAX_LANES; i++)
 		toll_signer_free(own[i]);

@@ -85,11 +85,12 @@ fsync_dir(const char *dir)
 /* ---- applying a delta -------------------------------------------------------- */
 
 int
-lane_sync_apply(struct lane_taglist *l, const struct toll_tsl_msg *m)
+lane_sync_apply(struct lane_taglist *l, struct lane_trips *trips, const struct toll_tsl_msg *m)
 {
 	struct toll_tsl_iter it;
 	struct toll_tsl_account a;
 	struct toll_tsl_tag t;
+	struct toll_tsl_entry e;
 	int rc = toll_tsl_accounts(m, &it);
 
 	while (rc == 0 && (rc = toll_tsl_next_account(&it, &a)) == 0)
@@ -117,6 +118,13 @@ lane_sync_apply(struct lane_taglist *l, const struct toll_tsl_msg *m)
 	}
 	if (rc != TOLL_EEMPTY)
 		return rc;
+	if (trips != NULL) {
+		rc = toll_tsl_entries(m, &it);
+		while (rc == 0 && (rc = toll_tsl_next_entry(&it, &e)) == 0)
+			rc = lane_trips_put(trips, e.epc, e.epc_bits, e.station, e.time_ms, e.state);
+		if (rc != TOLL_EEMPTY)
+			return rc;
+	}
 	lane_taglist_set_version(l, m->list_version);
 	return 0;
 }
@@ -185,7 +193,7 @@ log_replay(struct lane_sync *s, struct lane_taglist *l, char *err, size_t errlen
 		if (m.list_version > have + 1)
 			break;
 		if (m.list_version == have + 1) {
-			int rc = lane_sync_apply(l, &m);
+			int rc = lane_sync_apply(l, s->ctx->trips, &m);
 			if (rc != 0) {
 				close(fd);
 				snprintf(err, errlen, "%s: delta %" PRIu64 " cannot be applied: %s", path, m.list_version,
@@ -220,9 +228,20 @@ log_replay(struct lane_sync *s, struct lane_taglist *l, char *err, size_t errlen
 	return 0;
 }
 
+/* The log is about to start again from the list as it is now: the
+ * closed-road entries it brought go to their own file first. */
 static int
 log_reset(struct lane_sync *s)
 {
+	if (s->ctx->trips != NULL) {
+		char path[PATH_MAX_LEN + 16], err[PATH_MAX_LEN + 64];
+		path_of(s, "trips.dat", path, sizeof(path));
+		lane_trips_prune(s->ctx->trips, toll_real_ms(), s->ctx->entry_expiry_ms);
+		if (lane_trips_save(s->ctx->trips, path, err, sizeof(err)) != 0) {
+			toll_warn("closed-road entries: %s", err);
+			return TOLL_ESYS;
+		}
+	}
 	if (ftruncate(s->logfd, 0) != 0 || lseek(s->logfd, 0, SEEK_SET) < 0 || fsync(s->logfd) != 0)
 		return TOLL_ESYS;
 	s->logged = 0;
@@ -425,6 +444,16 @@ lane_sync_open(const struct lane_sync_conf *c, struct lane_context *ctx, volatil
 		}
 		bump(s, &s->st.snapshots, 1);
 	}
+	if (ctx->trips != NULL) {
+		/* the entries kept at the last compaction, then the log's */
+		char e2[PATH_MAX_LEN + 64];
+		path_of(s, "trips.dat", path, sizeof(path));
+		rc = lane_trips_load(ctx->trips, path, e2, sizeof(e2));
+		if (rc != 0 && rc != TOLL_ENOTFOUND)
+			/* an aid, not the money: without it exits charge the
+			 * farthest entry's fee and central corrects them */
+			toll_err("closed-road entries: %s: starting without the saved ones", e2);
+	}
 	rc = log_replay(s, l, err, errlen);
 	if (rc != 0) {
 		lane_taglist_free(l);
@@ -450,7 +479,7 @@ take(struct lane_sync *s, const uint8_t *d, size_t len, const struct toll_tsl_ms
 		bump(s, &s->st.errors, 1);
 		return rc;
 	}
-	rc = lane_sync_apply(s->ctx->list, m);
+	rc = lane_sync_apply(s->ctx->list, s->ctx->trips, m);
 	if (rc != 0) {
 		toll_err("tag status list: delta %" PRIu64 " cannot be applied: %s", m->list_version, toll_strerror(rc));
 		bump(s, &s->st.errors, 1);

@@ -15,7 +15,9 @@
  * snapshot when central says its version is too old, and swaps the new
  * list in under the lanes' lock; writes the merged list and empties the
  * log when the log grows long.  Nothing unsigned by central's list key is
- * applied; refusals are counted and logged. */
+ * applied; refusals are counted and logged.  An exit lane's closed-road
+ * entries (ctx->trips) come in the same deltas; they are saved to
+ * DIR/trips.dat whenever the log starts again. */
 #ifndef LANE_SYNC_H
 #define LANE_SYNC_H
 
@@ -60,8 +62,9 @@ void lane_sync_stats(struct lane_sync *s, struct lane_sync_stats *st);
 
 struct toll_tsl_msg;
 /* A decoded, verified DELTA (of version list + 1) onto a list: its
- * accounts' balances, its tags' whole states, then its version.  0 or the
- * first update's error (the version then stays). */
-int lane_sync_apply(struct lane_taglist *l, const struct toll_tsl_msg *m);
+ * accounts' balances, its tags' whole states, its closed-road entries
+ * (into trips; NULL: not kept), then its version.  0 or the first
+ * update's error (the version then stays). */
+int lane_sync_apply(struct lane_taglist *l, struct lane_trips *trips, const struct toll_tsl_msg *m);
 
 #endif

@@ -117,7 +117,7 @@ fetch_snapshot(void)
 static uint32_t
 apply(struct lane_taglist *l, const struct toll_tsl_msg *m)
 {
-	if (lane_sync_apply(l, m) != 0)
+	if (lane_sync_apply(l, NULL, m) != 0)
 		die("a delta the list refused");
 	return m->accounts + m->tags;
 }
