@@ -530,7 +530,7 @@ static const char *const SETTLE_SQL =
 	" te AS (INSERT INTO trip_entries (txn_id, epc_hex, account_id, network, station_id, time_ms)"
 	"  SELECT i.txn_id, i.epc_hex, i.account_id, st.network, i.station_id, i.time_ms"
 	"  FROM i JOIN stations st ON st.id = i.station_id"
-	"  WHERE i.outcome = 7 AND i.epc_hex <> '' AND st.network IS NOT NULL RETURNING 1),"
+	"  WHERE i.outcome = 7 AND i.epc_hex <> '' AND i.time_ms > 0 AND st.network IS NOT NULL RETURNING 1),"
 	" tx AS (INSERT INTO trip_exits (txn_id, epc_hex, account_id, network, station_id, time_ms, vclass, flags,"
 	"  fee_vnd, posted, entry_station, entry_time_ms)"
 	"  SELECT i.txn_id, i.epc_hex, i.account_id, st.network, i.station_id, i.time_ms, i.vclass, i.flags,"
