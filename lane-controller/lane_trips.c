@@ -326,8 +326,9 @@ lane_trips_load(struct lane_trips *t, const char *path, char *err, size_t errlen
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
-		return errno == ENOENT ? TOLL_ENOTFOUND : TOLL_ESYS;
+		int e = errno;
+		snprintf(err, errlen, "%s: %s", path, strerror(e));
+		return e == ENOENT ? TOLL_ENOTFOUND : TOLL_ESYS;
 	}
 	struct stat sb;
 	if (fstat(fd, &sb) != 0) {
@@ -357,30 +358,47 @@ lane_trips_load(struct lane_trips *t, const char *path, char *err, size_t errlen
 		got += (size_t)r;
 	}
 	close(fd);
+	int rc;
+	if (got != len) {
+		snprintf(err, errlen, "%s: short read", path);
+		rc = TOLL_ESYS;
+	} else {
+		char e2[200];
+		rc = lane_trips_load_mem(t, b, len, e2, sizeof(e2));
+		if (rc != 0)
+			snprintf(err, errlen, "%s: %s", path, e2);
+	}
+	free(b);
+	return rc;
+}
+
+int
+lane_trips_load_mem(struct lane_trips *t, const uint8_t *b, size_t len, char *err, size_t errlen)
+{
 	struct toll_rd rd;
 	uint8_t magic[8];
 	uint32_t version = 0, count = 0, crc = 0;
 	int rc = 0;
 	toll_rd_init(&rd, b, len);
-	if (got != len) {
-		snprintf(err, errlen, "%s: short read", path);
-		rc = TOLL_ESYS;
+	if (len < HDR_BYTES + 4 || len > HDR_BYTES + 4 + (size_t)LANE_TRIPS_MAX * REC_BYTES) {
+		snprintf(err, errlen, "%zu bytes is no trips file", len);
+		rc = TOLL_ECORRUPT;
 	} else if (toll_rd_bytes(&rd, magic, 8) != 0 || memcmp(magic, "TOLLTRIP", 8) != 0) {
-		snprintf(err, errlen, "%s: not a trips file (magic)", path);
+		snprintf(err, errlen, "not a trips file (magic)");
 		rc = TOLL_ECORRUPT;
 	} else if (toll_rd_u32(&rd, &version) != 0 || version != LANE_TRIPS_FILE_VERSION) {
-		snprintf(err, errlen, "%s: format version %u, this lane reads %u", path, version, LANE_TRIPS_FILE_VERSION);
+		snprintf(err, errlen, "format version %u, this lane reads %u", version, LANE_TRIPS_FILE_VERSION);
 		rc = TOLL_EVERSION;
 	} else if (toll_rd_u32(&rd, &count) != 0 || count > LANE_TRIPS_MAX ||
 		   len != HDR_BYTES + (size_t)count * REC_BYTES + 4) {
-		snprintf(err, errlen, "%s: %u records do not make %zu bytes", path, count, len);
+		snprintf(err, errlen, "%u records do not make %zu bytes", count, len);
 		rc = TOLL_ECORRUPT;
 	} else {
 		struct toll_rd c;
 		toll_rd_init(&c, b + len - 4, 4);
 		(void)toll_rd_u32(&c, &crc);
 		if (crc != toll_crc32c(0, b, len - 4)) {
-			snprintf(err, errlen, "%s: CRC-32C does not match", path);
+			snprintf(err, errlen, "CRC-32C does not match");
 			rc = TOLL_ECORRUPT;
 		}
 	}
@@ -401,7 +419,7 @@ lane_trips_load(struct lane_trips *t, const char *path, char *err, size_t errlen
 			key_of(epc, bits, key);
 		if (bits < 1 || bits > 256 || memcmp(key, epc, 32) != 0 || station < 1 || station > TOLL_TSL_STATION_MAX ||
 		    (int64_t)tm <= 0 || state < TOLL_TSL_ENTRY_OPEN || state > TOLL_TSL_ENTRY_EXPIRED) {
-			snprintf(err, errlen, "%s: record %u out of range", path, i);
+			snprintf(err, errlen, "record %u out of range", i);
 			rc = TOLL_ECORRUPT;
 			break;
 		}
@@ -411,7 +429,7 @@ lane_trips_load(struct lane_trips *t, const char *path, char *err, size_t errlen
 		}
 		struct trip *s = slot(nt->v, nt->cap, key, bits);
 		if (s->bits != 0) {
-			snprintf(err, errlen, "%s: record %u repeats an EPC", path, i);
+			snprintf(err, errlen, "record %u repeats an EPC", i);
 			rc = TOLL_ECORRUPT;
 			break;
 		}
@@ -419,7 +437,6 @@ lane_trips_load(struct lane_trips *t, const char *path, char *err, size_t errlen
 		memcpy(s->epc, key, 32);
 		nt->n++;
 	}
-	free(b);
 	if (rc != 0) {
 		lane_trips_free(nt);
 		return rc;

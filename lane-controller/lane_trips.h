@@ -59,5 +59,7 @@ int lane_trips_save(struct lane_trips *t, const char *path, char *err, size_t er
  * TOLL_ECORRUPT (size, CRC, a field out of range), TOLL_EVERSION,
  * TOLL_ESYS, TOLL_ENOMEM; on error the table is left as it was. */
 int lane_trips_load(struct lane_trips *t, const char *path, char *err, size_t errlen);
+/* The same from len bytes in memory (err without the path). */
+int lane_trips_load_mem(struct lane_trips *t, const uint8_t *b, size_t len, char *err, size_t errlen);
 
 #endif
