@@ -1,6 +1,6 @@
 /* admin_main.c: toll-admin, the operators' command line for the central
  * database (accounts, vehicles, tags, stations, lanes and their keys,
- * tariffs).
+ * passes, low-balance thresholds per class, tariffs).
  *
  *   toll-admin [--db CONNINFO] [--role ROLE] [--csv] COMMAND ...
  *
@@ -13,8 +13,9 @@
  * failures go to stderr as "toll-admin: ..." with exit 1.
  *
  * Every change the lanes must hear about (a new tag or account, a block or
- * unblock) stamps the row's list_xid with this transaction's id
- * (central/sql/001_init.sql): central's list publisher finds it there. */
+ * unblock, a pass made or revoked, a status changed by a threshold) stamps
+ * the row's list_xid with this transaction's id (central/sql/001_init.sql):
+ * central's list publisher finds it there. */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdarg.h>
@@ -43,6 +44,7 @@
 #define STATEMENT_LIMIT_DEFAULT 1000
 #define STATEMENT_LIMIT_MAX 1000000
 #define LANE_LIST_MAX 100000
+#define PASS_LIST_MAX 100000
 #define TARIFF_FILE_MAX LANE_TARIFF_FILE_MAX
 #define DEFAULT_ROLE "toll_app"
 #define MONEY_CELL (ADMIN_MONEY_LEN + 1) /* with a sign */
@@ -65,6 +67,10 @@ struct req {
 	unsigned vclass, reason;
 	int has_network, has_tid, exempt, free_flow;
 	const char *kind, *name, *plate, *role, *file, *note, *valid_from, *valid_to;
+	/* pass add: YYYY-MM-DD, checked against the calendar; to: "" when not given */
+	char from_day[11], to_day[11];
+	uint64_t pass;
+	int has_vehicle;
 	char epc[ADMIN_EPC_HEX_MAX + 1], tid[ADMIN_TID_HEX + 1], keyid[ADMIN_KEYID_HEX + 1];
 	uint8_t pub[32];
 	/* tariff load: the file, read and checked before connecting */
@@ -316,8 +322,8 @@ run_account_add(struct admin *a, const struct req *r)
 	PGresult *res;
 
 	if (sql(a, &res,
-		"INSERT INTO accounts (id, kind, name, low_threshold_vnd, status, list_xid)"
-		" VALUES ($1, $2, $3, $4, $5, pg_current_xact_id()::text::bigint)"
+		"INSERT INTO accounts (id, kind, name, low_threshold_vnd, own_low_threshold_vnd, status, list_xid)"
+		" VALUES ($1, $2, $3, $4, $4, $5, pg_current_xact_id()::text::bigint)"
 		" ON CONFLICT (id) DO NOTHING RETURNING id",
 		5, p) != 0)
 		return db_fail(a, "could not add account %s", id.s);
@@ -521,14 +527,17 @@ run_account_unblock(struct admin *a, const struct req *r)
 
 /* ---- vehicles and tags ------------------------------------------------ */
 
-/* The account's kind, or 1 (and a message) when there is none. */
+/* The account's kind, or 1 (and a message) when there is none.  The row
+ * stays locked (FOR NO KEY UPDATE, as an UPDATE of it would) until the
+ * transaction ends: vehicle adds to one account follow one another, so
+ * each computes the account's threshold from all the vehicles before it. */
 static int
-account_kind(struct admin *a, const char *id, char *kind, size_t len)
+account_kind_locked(struct admin *a, const char *id, char *kind, size_t len)
 {
 	const char *p[1] = {id};
 	PGresult *res;
 
-	if (sql(a, &res, "SELECT kind FROM accounts WHERE id = $1", 1, p) != 0)
+	if (sql(a, &res, "SELECT kind FROM accounts WHERE id = $1 FOR NO KEY UPDATE", 1, p) != 0)
 		return db_fail(a, "could not read account %s", id);
 	if (PQntuples(res) != 1) {
 		PQclear(res);
@@ -536,6 +545,52 @@ account_kind(struct admin *a, const char *id, char *kind, size_t len)
 		return 1;
 	}
 	snprintf(kind, len, "%s", val(res, 0, 0));
+	PQclear(res);
+	return 0;
+}
+
+/* An account's low-balance threshold is the greater of its own and the
+ * thresholds of its vehicles' classes (central/sql/004_passes.sql).  This
+ * sets it again for the customer accounts the subquery `target` names
+ * (its $1 is param), and with it the status the lanes see: blocked or
+ * below zero 2, below the threshold 1, else 0.  An account whose status
+ * changes is stamped for the lanes' list (list_xid) and gets a status
+ * notification; one whose status stays is not stamped (the lanes do not
+ * hold thresholds).  `changed` is told apart in RETURNING by its stamp:
+ * the callers stamp no account before this in their transaction, and the
+ * status compared is the row's own, current one (an UPDATE that waited for
+ * settlement's reads the row settlement left).  own_low_threshold_vnd NULL
+ * means low_threshold_vnd is the account's own: kept as its own here.
+ * Counts: accounts looked at, thresholds changed, statuses changed. */
+#define STAMP "pg_current_xact_id()::text::bigint"
+#define RETHRESHOLD_STATUS                                                                           \
+	"CASE WHEN a.blocked_reason <> 0 OR a.balance_vnd < 0 THEN 2"                                 \
+	" WHEN a.balance_vnd < x.thr THEN 1 ELSE 0 END"
+static int
+rethreshold(struct admin *a, const char *target, const char *param, uint64_t counts[3])
+{
+	char q[2048];
+	const char *p[1] = {param};
+	PGresult *res;
+
+	snprintf(q, sizeof(q),
+		 "WITH x AS (SELECT o.id, GREATEST(COALESCE(o.own_low_threshold_vnd, o.low_threshold_vnd),"
+		 "  COALESCE((SELECT max(c.low_threshold_vnd) FROM vehicles w JOIN class_thresholds c"
+		 "   ON c.vclass = w.vclass WHERE w.account_id = o.id), 0)) AS thr"
+		 "  FROM accounts o WHERE o.kind = 'customer' AND o.id IN (%s)),"
+		 " u AS (UPDATE accounts a SET own_low_threshold_vnd = COALESCE(a.own_low_threshold_vnd, a.low_threshold_vnd),"
+		 "  low_threshold_vnd = x.thr, status = " RETHRESHOLD_STATUS ","
+		 "  list_xid = CASE WHEN " RETHRESHOLD_STATUS " <> a.status THEN " STAMP " ELSE a.list_xid END"
+		 "  FROM x WHERE a.id = x.id AND a.low_threshold_vnd <> x.thr"
+		 "  RETURNING a.id, a.status, a.balance_vnd, a.list_xid = " STAMP " AS changed),"
+		 " sn AS (INSERT INTO notifications (account_id, kind, status, balance_vnd)"
+		 "  SELECT u.id, 'status', u.status, u.balance_vnd FROM u WHERE u.changed RETURNING 1)"
+		 "SELECT (SELECT count(*) FROM x), (SELECT count(*) FROM u), (SELECT count(*) FROM sn)",
+		 target);
+	if (sql(a, &res, q, 1, p) != 0)
+		return db_fail(a, "could not set the low-balance thresholds again");
+	for (int i = 0; i < 3; i++)
+		counts[i] = strtoull(val(res, 0, i), NULL, 10);
 	PQclear(res);
 	return 0;
 }
@@ -554,17 +609,20 @@ parse_vehicle_add(struct req *r, char **pos, char **opt, char *err, size_t errle
 	return 0;
 }
 
+/* The vehicle, and its account's threshold raised to its class's if that
+ * is higher (a note says so). */
 static int
 run_vehicle_add(struct admin *a, const struct req *r)
 {
 	static const char *const names[] = {"id", "account_id", "class", "plate", "created_at"};
 	struct num id = num(r->account);
-	char cls[4], kind[16];
+	char cls[4], kind[16], thr[MONEY_CELL];
 	PGresult *res;
 	struct admin_table *t;
+	uint64_t counts[3];
 	int rc;
 
-	if (account_kind(a, id.s, kind, sizeof(kind)) != 0)
+	if (account_kind_locked(a, id.s, kind, sizeof(kind)) != 0)
 		return 1;
 	if (strcmp(kind, "customer") != 0) {
 		fail("account %s is a %s account: vehicles belong to customer accounts", id.s, kind);
@@ -572,11 +630,30 @@ run_vehicle_add(struct admin *a, const struct req *r)
 	}
 	snprintf(cls, sizeof(cls), "%u", r->vclass);
 	const char *p[3] = {id.s, cls, r->plate};
+	/* a threshold set (which locks the table) finishes first, or waits
+	 * for this one: either way the account gets the class's threshold */
+	if (sql(a, &res, "SELECT 1 FROM class_thresholds WHERE vclass = $1 FOR SHARE", 1, p + 1) != 0)
+		return db_fail(a, "could not read the threshold of class %s", cls);
+	PQclear(res);
 	if (sql(a, &res,
 		"INSERT INTO vehicles (account_id, vclass, plate) VALUES ($1, $2, $3)"
 		" RETURNING id, account_id, vclass, plate, " TS("created_at"),
 		3, p) != 0)
 		return db_fail(a, "could not add the vehicle");
+	if (rethreshold(a, "SELECT $1::bigint", id.s, counts) != 0) {
+		PQclear(res);
+		return 1;
+	}
+	if (counts[1] > 0) {
+		PGresult *acc;
+		if (sql(a, &acc, "SELECT low_threshold_vnd, status FROM accounts WHERE id = $1", 1, p) != 0) {
+			PQclear(res);
+			return db_fail(a, "could not read account %s", id.s);
+		}
+		fail("note: account %s's low-balance threshold is now %s VND (class %s); status %s", id.s,
+		     money(a, val(acc, 0, 0), thr, 0), cls, status_name(val(acc, 0, 1)));
+		PQclear(acc);
+	}
 	if (table_new(5, names, "rrrll", &t) != 0) {
 		PQclear(res);
 		return 1;
@@ -1104,6 +1181,386 @@ run_lane_list(struct admin *a, const struct req *r)
 	return rc;
 }
 
+/* ---- passes ------------------------------------------------------------- */
+
+/* YYYY-MM-DD, a day of the calendar from 2000 on (the passes table's
+ * bound); out gets it as given. */
+static int
+parse_day(const char *what, const char *s, char out[11], char *err, size_t errlen)
+{
+	static const int mdays[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+	int ok = strlen(s) == 10 && s[4] == '-' && s[7] == '-';
+	for (int i = 0; ok && i < 10; i++)
+		ok = i == 4 || i == 7 || (s[i] >= '0' && s[i] <= '9');
+	if (!ok)
+		return toll_errf(err, errlen, TOLL_EINVAL, "%s '%.40s': want a day as YYYY-MM-DD", what, s);
+	int y = atoi(s), m = atoi(s + 5), d = atoi(s + 8);
+	int leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+	if (y < 2000 || y > 9998)
+		return toll_errf(err, errlen, TOLL_ERANGE, "%s '%s': want a year from 2000 to 9998", what, s);
+	if (m < 1 || m > 12 || d < 1 || d > mdays[m - 1] + (m == 2 && leap))
+		return toll_errf(err, errlen, TOLL_EINVAL, "%s '%s': no such day", what, s);
+	memcpy(out, s, 11);
+	return 0;
+}
+
+static int
+parse_pass_add(struct req *r, char **pos, char **opt, char *err, size_t errlen)
+{
+	if (admin_parse_u64("vehicle id", pos[0], 1, ID_MAX, &r->vehicle, err, errlen) != 0 ||
+	    admin_parse_u64("station id", pos[1], 1, INT_ID_MAX, &r->station, err, errlen) != 0)
+		return 2;
+	r->kind = opt[0];
+	if (r->kind == NULL) {
+		toll_errf(err, errlen, 2, "pass add needs --kind monthly or quarterly");
+		return 2;
+	}
+	if (strcmp(r->kind, "monthly") != 0 && strcmp(r->kind, "quarterly") != 0) {
+		toll_errf(err, errlen, 2, "--kind '%.40s': want monthly or quarterly", r->kind);
+		return 2;
+	}
+	if (opt[1] == NULL) {
+		toll_errf(err, errlen, 2, "pass add needs --from YYYY-MM-DD, the pass's first day");
+		return 2;
+	}
+	if (parse_day("--from", opt[1], r->from_day, err, errlen) != 0 ||
+	    (opt[2] != NULL && parse_day("--to", opt[2], r->to_day, err, errlen) != 0))
+		return 2;
+	/* YYYY-MM-DD sorts as the days do */
+	if (opt[2] != NULL && strcmp(r->to_day, r->from_day) < 0) {
+		toll_errf(err, errlen, 2, "--to %s is before --from %s: a pass's last day is on or after its first", r->to_day,
+			  r->from_day);
+		return 2;
+	}
+	return 0;
+}
+
+/* A pass's columns for people: its state, and whether it is the one the
+ * lanes' list holds for its vehicle (the list has one pass a tag: the
+ * current one ending last, central/list.c). */
+#define PASS_COLS                                                                                       \
+	"p.id, p.vehicle_id, v.plate, v.account_id, p.station_id, p.kind,"                              \
+	" to_char(p.first_day, 'YYYY-MM-DD'), to_char(p.last_day, 'YYYY-MM-DD'),"                      \
+	" CASE WHEN p.revoked_at IS NOT NULL THEN 'revoked' WHEN p.first_day > toll_today() THEN 'not begun'" \
+	"  WHEN p.last_day < toll_today() THEN 'ended' ELSE 'current' END,"                            \
+	" p.id IS NOT DISTINCT FROM (SELECT q.id FROM passes q WHERE q.vehicle_id = p.vehicle_id"        \
+	"  AND q.last_day >= toll_today() AND q.first_day <= toll_today() AND q.revoked_at IS NULL"    \
+	"  ORDER BY q.last_day DESC, q.first_day DESC, q.id DESC LIMIT 1),"                              \
+	" " TS("p.created_at") ", " TS("p.revoked_at") ", p.revoked_reason, p.list_xid"
+#define PASS_NCOLS 14
+
+static int
+print_passes(struct admin *a, PGresult *res, int n)
+{
+	static const char *const names[PASS_NCOLS] = {
+		"id",	     "vehicle_id", "plate",	 "account_id", "station",    "kind",	       "first_day",
+		"last_day", "state",	   "in_lanes", "created_at", "revoked_at", "revoked_reason", "list_xid"};
+	struct admin_table *t;
+	int rc = 0;
+
+	if (table_new(PASS_NCOLS, names, "rrlrrllllllllr", &t) != 0)
+		return 1;
+	for (int i = 0; i < n && rc == 0; i++) {
+		const char *cells[PASS_NCOLS];
+		for (int c = 0; c < PASS_NCOLS; c++)
+			cells[c] = val(res, i, c);
+		cells[9] = yes_no(cells[9]);
+		rc = table_add(t, cells);
+	}
+	if (rc == 0)
+		admin_table_print(t, a->csv, a->out);
+	admin_table_free(t);
+	return rc;
+}
+
+static int
+print_pass(struct admin *a, const char *id)
+{
+	const char *p[1] = {id};
+	PGresult *res;
+	int rc;
+
+	if (sql(a, &res, "SELECT " PASS_COLS " FROM passes p JOIN vehicles v ON v.id = p.vehicle_id WHERE p.id = $1", 1,
+		p) != 0)
+		return db_fail(a, "could not read pass %s", id);
+	if (PQntuples(res) != 1) {
+		PQclear(res);
+		fail("no pass %s", id);
+		return 1;
+	}
+	rc = print_passes(a, res, 1);
+	PQclear(res);
+	return rc;
+}
+
+/* A pass for one vehicle at one open station, stamped for the lanes.  Its
+ * last day by default: the day before the same day of the month one month
+ * (monthly) or three (quarterly) on, or the last day of that month when it
+ * has no such day (from 31 January: to 28 or 29 February); --to may end it
+ * earlier, not later.  Refused: an unknown vehicle or station, a station
+ * of a closed network, a pass that ends before today (station time), one
+ * that overlaps another of the vehicle's passes at the station. */
+static int
+run_pass_add(struct admin *a, const struct req *r)
+{
+	struct num veh = num(r->vehicle), st = num(r->station);
+	const char *months = strcmp(r->kind, "monthly") == 0 ? "1 month" : "3 months";
+	PGresult *res;
+	char last[11], today[11];
+
+	/* locked (as an UPDATE would, not its key): passes of one vehicle are
+	 * added one after another, so the overlap check below holds */
+	const char *pv[1] = {veh.s};
+	if (sql(a, &res, "SELECT account_id FROM vehicles WHERE id = $1 FOR NO KEY UPDATE", 1, pv) != 0)
+		return db_fail(a, "could not read vehicle %s", veh.s);
+	int found = PQntuples(res) == 1;
+	PQclear(res);
+	if (!found) {
+		fail("no vehicle %s", veh.s);
+		return 1;
+	}
+	const char *ps[1] = {st.s};
+	if (sql(a, &res, "SELECT role, network FROM stations WHERE id = $1", 1, ps) != 0)
+		return db_fail(a, "could not read station %s", st.s);
+	if (PQntuples(res) != 1) {
+		PQclear(res);
+		fail("no station %s (add it with toll-admin station add)", st.s);
+		return 1;
+	}
+	if (strcmp(val(res, 0, 0), "open") != 0) {
+		/* the lane honours a pass before its role: an entry lane would
+		 * record no entry, and the exit would charge the farthest one */
+		fail("station %s is a closed-network %s station (network %s): passes are for open stations", st.s,
+		     val(res, 0, 0), val(res, 0, 1));
+		PQclear(res);
+		return 1;
+	}
+	PQclear(res);
+	const char *pd[2] = {r->from_day, months};
+	if (sql(a, &res,
+		"WITH f AS (SELECT $1::date AS d, ($1::date + $2::interval)::date AS e)"
+		" SELECT to_char(CASE WHEN extract(day FROM f.e) < extract(day FROM f.d) THEN f.e ELSE f.e - 1 END,"
+		"  'YYYY-MM-DD'), to_char(toll_today(), 'YYYY-MM-DD') FROM f",
+		2, pd) != 0)
+		return db_fail(a, "could not work out the pass's last day");
+	snprintf(last, sizeof(last), "%s", val(res, 0, 0));
+	snprintf(today, sizeof(today), "%s", val(res, 0, 1));
+	PQclear(res);
+	if (r->to_day[0]) {
+		if (strcmp(r->to_day, last) > 0) {
+			fail("--to %s is past the end of a %s pass from %s (%s): a longer one is another pass", r->to_day,
+			     r->kind, r->from_day, last);
+			return 1;
+		}
+		snprintf(last, sizeof(last), "%s", r->to_day);
+	}
+	if (strcmp(last, today) < 0) {
+		fail("a pass from %s to %s would end before today (%s, station time)", r->from_day, last, today);
+		return 1;
+	}
+	const char *po[4] = {veh.s, st.s, r->from_day, last};
+	if (sql(a, &res,
+		"SELECT id, to_char(first_day, 'YYYY-MM-DD'), to_char(last_day, 'YYYY-MM-DD') FROM passes"
+		" WHERE vehicle_id = $1 AND station_id = $2 AND revoked_at IS NULL"
+		" AND first_day <= $4::date AND last_day >= $3::date ORDER BY first_day LIMIT 1",
+		4, po) != 0)
+		return db_fail(a, "could not read the passes of vehicle %s", veh.s);
+	if (PQntuples(res) == 1) {
+		fail("vehicle %s already has pass %s at station %s, %s to %s, which overlaps %s to %s (revoke it first)",
+		     veh.s, val(res, 0, 0), st.s, val(res, 0, 1), val(res, 0, 2), r->from_day, last);
+		PQclear(res);
+		return 1;
+	}
+	PQclear(res);
+	const char *pi[5] = {veh.s, st.s, r->kind, r->from_day, last};
+	if (sql(a, &res,
+		"INSERT INTO passes (vehicle_id, station_id, kind, first_day, last_day, awaiting_start, list_xid)"
+		" VALUES ($1, $2, $3, $4::date, $5::date, $4::date > toll_today(), " STAMP ") RETURNING id",
+		5, pi) != 0)
+		return db_fail(a, "could not add the pass");
+	char id[24];
+	snprintf(id, sizeof(id), "%s", val(res, 0, 0));
+	PQclear(res);
+	/* the lanes' list holds one pass a vehicle: say when it is another */
+	const char *pq[2] = {veh.s, id};
+	if (sql(a, &res,
+		"SELECT q.id, q.station_id, to_char(q.last_day, 'YYYY-MM-DD') FROM passes q WHERE q.vehicle_id = $1"
+		" AND q.last_day >= toll_today() AND q.first_day <= toll_today() AND q.revoked_at IS NULL"
+		" ORDER BY q.last_day DESC, q.first_day DESC, q.id DESC LIMIT 1",
+		1, pq) != 0)
+		return db_fail(a, "could not read the passes of vehicle %s", veh.s);
+	if (PQntuples(res) == 1 && strcmp(val(res, 0, 0), id) != 0 && strcmp(r->from_day, today) <= 0)
+		fail("note: the lanes' list holds one pass a vehicle: vehicle %s's is pass %s (station %s, to %s), "
+		     "so this one is not honoured while that one lasts",
+		     veh.s, val(res, 0, 0), val(res, 0, 1), val(res, 0, 2));
+	PQclear(res);
+	return print_pass(a, id);
+}
+
+static int
+parse_pass_revoke(struct req *r, char **pos, char **opt, char *err, size_t errlen)
+{
+	if (admin_parse_u64("pass id", pos[0], 1, ID_MAX, &r->pass, err, errlen) != 0)
+		return 2;
+	r->note = opt[0];
+	if (r->note != NULL && admin_check_text("--reason", r->note, ADMIN_TEXT_MAX, 0, err, errlen) != 0)
+		return 2;
+	return 0;
+}
+
+static int
+run_pass_revoke(struct admin *a, const struct req *r)
+{
+	struct num id = num(r->pass);
+	const char *p[2] = {id.s, r->note};
+	PGresult *res;
+
+	if (sql(a, &res, "SELECT " TS("revoked_at") " FROM passes WHERE id = $1 FOR UPDATE", 1, p) != 0)
+		return db_fail(a, "could not read pass %s", id.s);
+	if (PQntuples(res) != 1) {
+		PQclear(res);
+		fail("no pass %s", id.s);
+		return 1;
+	}
+	if (!PQgetisnull(res, 0, 0)) {
+		fail("pass %s was already revoked at %s", id.s, val(res, 0, 0));
+		PQclear(res);
+		return 1;
+	}
+	PQclear(res);
+	if (sql(a, NULL,
+		"UPDATE passes SET revoked_at = now(), revoked_reason = $2, awaiting_start = false, list_xid = " STAMP
+		" WHERE id = $1",
+		2, p) != 0)
+		return db_fail(a, "could not revoke pass %s", id.s);
+	return print_pass(a, id.s);
+}
+
+static int
+parse_pass_list(struct req *r, char **pos, char **opt, char *err, size_t errlen)
+{
+	(void)pos;
+	if (opt[0] != NULL) {
+		if (admin_parse_u64("--vehicle", opt[0], 1, ID_MAX, &r->vehicle, err, errlen) != 0)
+			return 2;
+		r->has_vehicle = 1;
+	}
+	return 0;
+}
+
+static int
+run_pass_list(struct admin *a, const struct req *r)
+{
+	struct num veh = num(r->vehicle);
+	char lim[16];
+	PGresult *res;
+
+	snprintf(lim, sizeof(lim), "%d", PASS_LIST_MAX + 1);
+	const char *p[2] = {r->has_vehicle ? veh.s : NULL, lim};
+	if (sql(a, &res,
+		"SELECT " PASS_COLS " FROM passes p JOIN vehicles v ON v.id = p.vehicle_id"
+		" WHERE $1::bigint IS NULL OR p.vehicle_id = $1::bigint ORDER BY p.id LIMIT $2",
+		2, p) != 0)
+		return db_fail(a, "could not list the passes");
+	int n = PQntuples(res) > PASS_LIST_MAX ? PASS_LIST_MAX : PQntuples(res);
+	int rc = print_passes(a, res, n);
+	if (PQntuples(res) > PASS_LIST_MAX)
+		fail("note: the list stops at %d rows", PASS_LIST_MAX);
+	PQclear(res);
+	return rc;
+}
+
+/* ---- low-balance thresholds per class ------------------------------------- */
+
+static int
+parse_threshold_set(struct req *r, char **pos, char **opt, char *err, size_t errlen)
+{
+	uint64_t c;
+
+	(void)opt;
+	if (admin_parse_u64("class", pos[0], 1, 5, &c, err, errlen) != 0 ||
+	    admin_parse_u64("threshold", pos[1], 0, THRESHOLD_MAX_VND, &r->threshold, err, errlen) != 0)
+		return 2;
+	r->vclass = (unsigned)c;
+	return 0;
+}
+
+/* The class's threshold, then every account with a vehicle of the class:
+ * its threshold and status again (rethreshold).  The table lock waits for
+ * vehicle adds under way (they read their class's row FOR SHARE) and holds
+ * the next ones until this commits, so none is left with the old value. */
+static int
+run_threshold_set(struct admin *a, const struct req *r)
+{
+	static const char *const names[] = {"class", "low_threshold_vnd", "was_vnd", "accounts",
+					    "thresholds_changed", "statuses_changed"};
+	char cls[4], m1[MONEY_CELL], m2[MONEY_CELL];
+	struct num thr = num(r->threshold);
+	PGresult *res;
+	struct admin_table *t;
+	uint64_t counts[3];
+	int rc;
+
+	snprintf(cls, sizeof(cls), "%u", r->vclass);
+	const char *p[2] = {cls, thr.s};
+	if (sql(a, NULL, "LOCK TABLE class_thresholds IN EXCLUSIVE MODE", 0, NULL) != 0)
+		return db_fail(a, "could not lock the class thresholds");
+	if (sql(a, &res,
+		"UPDATE class_thresholds c SET low_threshold_vnd = $2, updated_at = now()"
+		" FROM class_thresholds o WHERE c.vclass = $1 AND o.vclass = c.vclass RETURNING o.low_threshold_vnd",
+		2, p) != 0)
+		return db_fail(a, "could not set the threshold of class %s", cls);
+	if (PQntuples(res) != 1) {
+		PQclear(res);
+		fail("no threshold row for class %s (central/sql/004_passes.sql makes them)", cls);
+		return 1;
+	}
+	if (rethreshold(a, "SELECT w.account_id FROM vehicles w WHERE w.vclass = $1::smallint", cls, counts) != 0) {
+		PQclear(res);
+		return 1;
+	}
+	struct num n0 = num(counts[0]), n1 = num(counts[1]), n2 = num(counts[2]);
+	if (table_new(6, names, "rrrrrr", &t) != 0) {
+		PQclear(res);
+		return 1;
+	}
+	const char *cells[6] = {cls, money(a, thr.s, m1, 0), money(a, val(res, 0, 0), m2, 0), n0.s, n1.s, n2.s};
+	rc = table_add(t, cells);
+	if (rc == 0)
+		admin_table_print(t, a->csv, a->out);
+	admin_table_free(t);
+	PQclear(res);
+	return rc;
+}
+
+static int
+run_threshold_list(struct admin *a, const struct req *r)
+{
+	static const char *const names[] = {"class", "low_threshold_vnd", "updated_at"};
+	char m[MONEY_CELL];
+	PGresult *res;
+	struct admin_table *t;
+	int rc = 0;
+
+	(void)r;
+	if (sql(a, &res, "SELECT vclass, low_threshold_vnd, " TS("updated_at") " FROM class_thresholds ORDER BY vclass",
+		0, NULL) != 0)
+		return db_fail(a, "could not read the class thresholds");
+	if (table_new(3, names, "rrl", &t) != 0) {
+		PQclear(res);
+		return 1;
+	}
+	for (int i = 0; i < PQntuples(res) && rc == 0; i++) {
+		const char *cells[3] = {val(res, i, 0), money(a, val(res, i, 1), m, 0), val(res, i, 2)};
+		rc = table_add(t, cells);
+	}
+	if (rc == 0)
+		admin_table_print(t, a->csv, a->out);
+	admin_table_free(t);
+	PQclear(res);
+	return rc;
+}
+
 /* ---- tariffs ----------------------------------------------------------- */
 
 /* Read and check the file before connecting: 1 (refused) with err. */
@@ -1228,6 +1685,12 @@ static const struct command commands[] = {
 	{"lane key revoke", "STATION LANE KEYID_HEX [--reason TEXT]", 3, {"--reason="}, parse_lane_key_revoke,
 	 run_lane_key_revoke, 0},
 	{"lane list", "", 0, {NULL}, parse_none, run_lane_list, 1},
+	{"pass add", "VEHICLE_ID STATION --kind monthly|quarterly --from DAY [--to DAY]", 2,
+	 {"--kind=", "--from=", "--to="}, parse_pass_add, run_pass_add, 0},
+	{"pass revoke", "PASS_ID [--reason TEXT]", 1, {"--reason="}, parse_pass_revoke, run_pass_revoke, 0},
+	{"pass list", "[--vehicle VEHICLE_ID]", 0, {"--vehicle="}, parse_pass_list, run_pass_list, 1},
+	{"threshold set", "CLASS VND", 2, {NULL}, parse_threshold_set, run_threshold_set, 0},
+	{"threshold list", "", 0, {NULL}, parse_none, run_threshold_list, 1},
 	{"tariff load", "FILE", 1, {NULL}, parse_tariff_load, run_tariff_load, 0},
 };
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
@@ -1259,6 +1722,19 @@ usage(FILE *out)
 		"digits, as toll-lane keygen prints them.  A statement ends with the balance,\n"
 		"checked against the sum of all the account's entries (in CSV, a last row of\n"
 		"kind balance).\n"
+		"\n"
+		"Passes: DAY is YYYY-MM-DD in station time (Asia/Ho_Chi_Minh, +07:00); a pass\n"
+		"is valid from --from to its last day, both included: by default the day\n"
+		"before the same day one month (monthly) or three (quarterly) on, or the end\n"
+		"of that month when it has no such day; --to may end it earlier.  Passes are\n"
+		"for open stations; they are revoked, never deleted.  The lanes' list holds one\n"
+		"pass a vehicle (the current one ending last: pass list shows it as\n"
+		"in_lanes); a pass that has not begun reaches the lanes on its first day.\n"
+		"\n"
+		"Low-balance thresholds: an account is low below the greater of its own\n"
+		"threshold (account add --low-threshold) and its vehicles' classes' (threshold\n"
+		"list).  vehicle add and threshold set work it out again, with the status the\n"
+		"lanes see.\n"
 		"\n"
 		"Exit status: 0 done, 1 refused or failed (the reason on stderr), 2 bad\n"
 		"arguments.\n");

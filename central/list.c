@@ -26,6 +26,11 @@
 
 #include "../lane-controller/lane_taglist.h"
 
+/* tag flags go from the database's rows to deltas (TOLL_TSL_TAG_F_*) and
+ * to snapshots (LANE_TAG_F_*) unchanged */
+_Static_assert(TOLL_TSL_TAG_F_EXEMPT == LANE_TAG_F_EXEMPT && TOLL_TSL_TAG_F_PASS == LANE_TAG_F_PASS,
+	       "tag flags differ between the delta and the list file");
+
 #define CHUNK_MAX (4u << 20)  /* a snapshot chunk, at most */
 #define DELTAS_QUERY_MAX 512 /* deltas read for one GET_DELTAS */
 #define SNAPSHOTS_KEPT "2" /* the newest snapshots kept (an SQL OFFSET) */
@@ -120,6 +125,14 @@ tag_of_row(const PGresult *r, int row, struct toll_tsl_tag *t)
 	t->status = (unsigned)num(r, row, 5);
 	t->reason = (unsigned)num(r, row, 6);
 	t->flags = strcmp(PQgetvalue(r, row, 7), "t") == 0 ? TOLL_TSL_TAG_F_EXEMPT : 0;
+	if (!PQgetisnull(r, row, 11)) {
+		int64_t st = num(r, row, 11), day = num(r, row, 12);
+		if (st < 1 || st > UINT32_MAX || day < 0 || day > UINT32_MAX)
+			return TOLL_EFORMAT;
+		t->flags |= TOLL_TSL_TAG_F_PASS;
+		t->pass_station = (uint32_t)st;
+		t->pass_until_day = (uint32_t)day;
+	}
 	return 0;
 }
 
@@ -136,21 +149,52 @@ entry_of_row(const PGresult *r, int row, struct toll_tsl_entry *e)
 	return 0;
 }
 
-/* What a tag is for the lanes: its own block first, then its account's. */
-#define TAG_COLUMNS                                                                                   \
+/* What a tag is for the lanes: its own block first, then its account's;
+ * its vehicle's pass (ps, from PASS_NOW or PASS_NOW_ALL) as station and
+ * last day (days since 1970-01-01), NULL without one; pass_xid, the
+ * stamps of the vehicle's passes for the publisher's seen set. */
+#define TAG_COLUMNS(pass_xid)                                                                         \
 	"t.epc_hex, COALESCE(encode(t.tid, 'hex'), ''), a.id, v.vclass, v.plate,"                       \
 	" CASE WHEN t.status = 2 OR a.blocked_reason <> 0 THEN 2 ELSE a.status END,"                    \
 	" CASE WHEN t.status = 2 THEN t.reason WHEN a.blocked_reason <> 0 THEN a.blocked_reason ELSE 0 END," \
-	" t.exempt, length(t.epc_hex) AS n, t.list_xid, a.list_xid"
+	" t.exempt, length(t.epc_hex) AS n, t.list_xid, a.list_xid,"                                    \
+	" ps.station_id, ps.last_day - DATE '1970-01-01', " pass_xid
 
-/* Tags changed at or after the horizon $1, and every tag of an account
- * changed then; in the DELTA's order (EPC bits, then bytes: hex digits of
- * one length sort as their bytes). */
+/* The pass the lanes get for a vehicle (their list holds one a tag):
+ * among its passes not revoked whose days include today (station time,
+ * toll_today()), the one ending last (then the one begun last, then the
+ * newest).  A pass that has not begun is left out: the lane checks only
+ * the last day.  Choosing the one ending last means the choice changes
+ * only when a pass is made, revoked or begins (each stamps it): when the
+ * chosen one ends, every other current one has ended too, and the lanes
+ * stop honouring it by its last day.  Made for a few rows (a delta), an
+ * index probe per vehicle: */
+#define PASS_NOW                                                                                      \
+	" LEFT JOIN LATERAL (SELECT p.station_id, p.last_day FROM passes p WHERE p.vehicle_id = v.id"  \
+	"  AND p.last_day >= toll_today() AND p.first_day <= toll_today() AND p.revoked_at IS NULL"    \
+	"  ORDER BY p.last_day DESC, p.first_day DESC, p.id DESC LIMIT 1) ps ON true"
+/* ... and the stamps of all the vehicle's passes (a revoked one too: its
+ * revocation changes the tag): */
+#define PASS_XID "(SELECT max(p.list_xid) FROM passes p WHERE p.vehicle_id = v.id)"
+/* The same choice for the whole list (a snapshot), one hash join: */
+#define PASS_NOW_ALL                                                                                  \
+	" LEFT JOIN (SELECT DISTINCT ON (p.vehicle_id) p.vehicle_id, p.station_id, p.last_day"        \
+	"  FROM passes p WHERE p.last_day >= toll_today() AND p.first_day <= toll_today()"             \
+	"  AND p.revoked_at IS NULL ORDER BY p.vehicle_id, p.last_day DESC, p.first_day DESC, p.id DESC)" \
+	" ps ON ps.vehicle_id = v.id"
+
+/* Tags changed at or after the horizon $1, every tag of an account
+ * changed then, and every tag of a vehicle whose passes changed then; in
+ * the DELTA's order (EPC bits, then bytes: hex digits of one length sort
+ * as their bytes).  Each branch starts from its list_xid index. */
 static const char *const TAGS_SQL =
-	"SELECT " TAG_COLUMNS " FROM tags t JOIN vehicles v ON v.id = t.vehicle_id"
-	" JOIN accounts a ON a.id = v.account_id WHERE t.list_xid >= $1"
-	" UNION SELECT " TAG_COLUMNS " FROM accounts a JOIN vehicles v ON v.account_id = a.id"
-	" JOIN tags t ON t.vehicle_id = v.id WHERE a.list_xid >= $1 AND a.kind = 'customer'"
+	"SELECT " TAG_COLUMNS(PASS_XID) " FROM tags t JOIN vehicles v ON v.id = t.vehicle_id"
+	" JOIN accounts a ON a.id = v.account_id" PASS_NOW " WHERE t.list_xid >= $1"
+	" UNION SELECT " TAG_COLUMNS(PASS_XID) " FROM accounts a JOIN vehicles v ON v.account_id = a.id"
+	" JOIN tags t ON t.vehicle_id = v.id" PASS_NOW " WHERE a.list_xid >= $1 AND a.kind = 'customer'"
+	" UNION SELECT " TAG_COLUMNS(PASS_XID) " FROM vehicles v JOIN tags t ON t.vehicle_id = v.id"
+	" JOIN accounts a ON a.id = v.account_id" PASS_NOW
+	" WHERE v.id IN (SELECT c.vehicle_id FROM passes c WHERE c.list_xid >= $1)"
 	" ORDER BY n, 1";
 
 /* Accounts changed at or after $1, and the accounts of the tags changed
@@ -170,10 +214,20 @@ static const char *const ENTRIES_SQL =
 	" WHERE list_xid >= $1 ORDER BY epc_hex, time_ms DESC) x ORDER BY length(epc_hex), epc_hex";
 
 static const char *const ALL_TAGS_SQL =
-	"SELECT " TAG_COLUMNS " FROM tags t JOIN vehicles v ON v.id = t.vehicle_id"
-	" JOIN accounts a ON a.id = v.account_id";
+	"SELECT " TAG_COLUMNS("0") " FROM tags t JOIN vehicles v ON v.id = t.vehicle_id"
+	" JOIN accounts a ON a.id = v.account_id" PASS_NOW_ALL;
+
 static const char *const ALL_ACCOUNTS_SQL =
 	"SELECT a.id, a.balance_vnd FROM accounts a WHERE a.kind = 'customer'";
+
+/* Passes whose first day has come since they were made: stamped, so the
+ * next scan sends their vehicles' tags with the pass (the lane's list has
+ * no first day; docs/taglist-sync.md).  Run before each scan in its own
+ * transaction; a partial index finds them, and with none it writes
+ * nothing (no transaction id is taken). */
+static const char *const PASSES_BEGUN_SQL =
+	"UPDATE passes SET awaiting_start = false, list_xid = pg_current_xact_id()::text::bigint"
+	" WHERE awaiting_start AND first_day <= toll_today()";
 
 /* ---- the publisher -------------------------------------------------------- */
 
@@ -183,10 +237,12 @@ static const char *const ALL_ACCOUNTS_SQL =
  * them), or when it came with another row (an account with its changed
  * tag): such a row is skipped while its stamps stay the same.  Without
  * this, one transaction left open would have every later change published
- * again on every scan. */
+ * again on every scan.  A tag has three stamps: its own, its account's and
+ * the newest of its vehicle's passes' (a pass made, revoked or begun
+ * changes it, whichever pass the lanes get). */
 struct seen {
 	char key[68]; /* "a<id>", "t<epc hex>" or "e<epc hex>" */
-	int64_t x1, x2;
+	int64_t x1, x2, x3;
 };
 
 struct seenset {
@@ -204,7 +260,7 @@ static int
 seen_has(const struct seenset *s, const struct seen *e)
 {
 	const struct seen *f = s->n ? bsearch(e, s->v, s->n, sizeof(*e), seen_cmp) : NULL;
-	return f != NULL && f->x1 == e->x1 && f->x2 == e->x2;
+	return f != NULL && f->x1 == e->x1 && f->x2 == e->x2 && f->x3 == e->x3;
 }
 
 static int
@@ -228,6 +284,7 @@ seen_of_account(const PGresult *r, int row, struct seen *e)
 	snprintf(e->key, sizeof(e->key), "a%s", PQgetvalue(r, row, 0));
 	e->x1 = strtoll(PQgetvalue(r, row, 2), NULL, 10);
 	e->x2 = 0;
+	e->x3 = 0;
 }
 
 static void
@@ -236,6 +293,7 @@ seen_of_tag(const PGresult *r, int row, struct seen *e)
 	snprintf(e->key, sizeof(e->key), "t%s", PQgetvalue(r, row, 0));
 	e->x1 = strtoll(PQgetvalue(r, row, 9), NULL, 10);
 	e->x2 = strtoll(PQgetvalue(r, row, 10), NULL, 10);
+	e->x3 = PQgetisnull(r, row, 13) ? 0 : strtoll(PQgetvalue(r, row, 13), NULL, 10);
 }
 
 static void
@@ -244,6 +302,7 @@ seen_of_entry(const PGresult *r, int row, struct seen *e)
 	snprintf(e->key, sizeof(e->key), "e%s", PQgetvalue(r, row, 0));
 	e->x1 = strtoll(PQgetvalue(r, row, 4), NULL, 10);
 	e->x2 = strtoll(PQgetvalue(r, row, 2), NULL, 10);
+	e->x3 = 0;
 }
 
 struct pubstate {
@@ -401,6 +460,7 @@ write_snapshot(struct listpub *p, struct cdb *db, uint64_t v, char *err, size_t 
 	PGresult *ra = NULL, *rt = NULL;
 	struct lane_taglist_writer *w = NULL;
 	char path[600], name[64];
+	int64_t npasses = 0;
 	int rc = query1(db, ALL_ACCOUNTS_SQL, 0, &ra, err, errlen);
 	if (rc == 0)
 		rc = query1(db, ALL_TAGS_SQL, 0, &rt, err, errlen);
@@ -411,10 +471,14 @@ write_snapshot(struct listpub *p, struct cdb *db, uint64_t v, char *err, size_t 
 	for (int i = 0; rc == 0 && i < PQntuples(rt); i++) {
 		struct toll_tsl_tag t;
 		rc = tag_of_row(rt, i, &t);
+		if (rc != 0)
+			snprintf(err, errlen, "tag %s: cannot be put in a snapshot", PQgetvalue(rt, i, 0));
+		/* the TOLL_TSL_TAG_F_* values are the LANE_TAG_F_* ones */
 		if (rc == 0)
 			rc = lane_taglist_writer_tag(w, t.epc, t.epc_bits, t.tid_valid ? t.tid : NULL, t.account_id,
-						     t.vclass, t.plate, t.status, t.reason,
-						     t.flags & TOLL_TSL_TAG_F_EXEMPT ? LANE_TAG_F_EXEMPT : 0, 0, 0);
+						     t.vclass, t.plate, t.status, t.reason, t.flags, t.pass_station,
+						     t.pass_until_day);
+		npasses += rc == 0 && (t.flags & TOLL_TSL_TAG_F_PASS);
 	}
 	snprintf(name, sizeof(name), "list-%" PRIu64 ".tsl", v);
 	snprintf(path, sizeof(path), "%s/%s", p->dir, name);
@@ -428,6 +492,8 @@ write_snapshot(struct listpub *p, struct cdb *db, uint64_t v, char *err, size_t 
 	lane_taglist_writer_free(w);
 	if (rc != 0)
 		return rc == TOLL_EAGAIN ? rc : TOLL_EDB;
+	toll_info("list: snapshot %s: %" PRId64 " accounts, %" PRId64 " tags, %" PRId64 " with a pass", name, naccts,
+		  ntags, npasses);
 
 	/* hash and sign the file as written */
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -504,7 +570,9 @@ scan(struct listpub *p, struct cdb *db, struct pubstate *s, int want_snapshot, c
 	uint64_t made = 0;
 	int64_t xmin = 0;
 	int snap = want_snapshot || s->version == 0;
-	int rc = cdb_exec(db, "BEGIN ISOLATION LEVEL REPEATABLE READ", err, errlen);
+	int rc = cdb_exec(db, PASSES_BEGUN_SQL, err, errlen);
+	if (rc == 0)
+		rc = cdb_exec(db, "BEGIN ISOLATION LEVEL REPEATABLE READ", err, errlen);
 	if (rc == 0)
 		rc = cdb_query(db, "SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint", 0, NULL, &rx, err,
 			       errlen);

@@ -2,9 +2,10 @@
  *
  * Two threads, each with its own database connection:
  *   - the publisher takes an advisory lock (one publisher per database; a
- *     second central stands by), then every `interval` scans accounts,
- *     tags and closed-road entries (trip_entries) for rows stamped
- *     (list_xid) at or after its horizon, writes
+ *     second central stands by), then every `interval` stamps the passes
+ *     whose first day has come, and scans accounts, tags, passes and
+ *     closed-road entries (trip_entries) for rows stamped (list_xid) at or
+ *     after its horizon, writes
  *     what it finds as the next numbered DELTA (common/tslmsg, signed with
  *     central's list key) into list_deltas, commits, and publishes it
  *     (NNG pub); a signed HEARTBEAT with the latest version every

@@ -2,7 +2,9 @@
 # toll-admin against a throwaway PostgreSQL (scripts/pg-embedded): every
 # command, with what it must refuse (bad plate, unknown account, duplicate
 # tag, a key revoked twice, a public key of the wrong length, a tariff
-# version loaded with another body...); the statement of an account with
+# version loaded with another body, a pass for an unknown vehicle or with
+# bad days...); passes (their last days, revocation, stamps); class
+# thresholds raising and lowering an account's; the statement of an account with
 # no entries and of one with entries, its balance check catching a cached
 # balance that disagrees with the ledger; and the grants: as toll_app an
 # UPDATE of transactions is refused, and the tool really runs as toll_app.
@@ -309,6 +311,100 @@ q -c "SET ROLE toll_app" -c "UPDATE accounts SET balance_vnd = balance_vnd - 1 W
 admin 0 account statement 1001
 admin 1 account statement 999
 check "the statement of an unknown account: a clear error" eq "$err" "toll-admin: no account 999"
+
+echo "# passes"
+today=$(q -c "SELECT to_char(toll_today(), 'YYYY-MM-DD')")
+admin 2 pass add "$veh" 101 --from "$today"
+check "pass add needs --kind" has "$err" "pass add needs --kind monthly or quarterly"
+admin 2 pass add "$veh" 101 --kind yearly --from "$today"
+check "an unknown kind is refused" has "$err" "--kind 'yearly': want monthly or quarterly"
+admin 2 pass add "$veh" 101 --kind monthly
+check "pass add needs --from" has "$err" "pass add needs --from YYYY-MM-DD"
+admin 2 pass add "$veh" 101 --kind monthly --from 2027-02-29
+check "a day not in the calendar is refused" has "$err" "--from '2027-02-29': no such day"
+admin 2 pass add "$veh" 101 --kind monthly --from 27-01-01
+check "a day in another shape is refused" has "$err" "--from '27-01-01': want a day as YYYY-MM-DD"
+admin 2 pass add "$veh" 101 --kind monthly --from 2096-03-10 --to 2096-03-09
+check "a last day before the first is refused" has "$err" "--to 2096-03-09 is before --from 2096-03-10"
+admin 1 pass add 999999 101 --kind monthly --from "$today"
+check "a pass for an unknown vehicle is refused" eq "$err" "toll-admin: no vehicle 999999"
+admin 1 pass add "$veh" 999 --kind monthly --from "$today"
+check "a pass at an unknown station is refused" has "$err" "toll-admin: no station 999"
+admin 1 pass add "$veh" 201 --kind monthly --from "$today"
+check "a pass at a closed-network station is refused" has "$err" \
+	"station 201 is a closed-network entry station (network 7): passes are for open stations"
+admin 1 pass add "$veh" 101 --kind monthly --from 2020-01-01
+check "a pass that ended before today is refused" has "$err" "a pass from 2020-01-01 to 2020-01-31 would end before today ($today, station time)"
+admin 1 pass add "$veh" 101 --kind monthly --from 2096-01-31 --to 2096-03-01
+check "--to past the kind's period is refused" has "$err" "--to 2096-03-01 is past the end of a monthly pass from 2096-01-31 (2096-02-29)"
+admin 0 --csv pass add "$veh" 101 --kind monthly --from 2096-01-31
+check "monthly from 31 January (leap year): to 29 February, not begun" \
+	grep -qE "^[0-9]+,$veh,51A-123.45,1001,101,monthly,2096-01-31,2096-02-29,not begun,no,[0-9T:Z-]+,,,[0-9]+"$'\r$' "$work/out"
+p1=$(sed -n '2s/,.*//p' "$work/out")
+check "a future pass awaits its start" eq "$(q -c "SELECT awaiting_start FROM passes WHERE id = $p1")" t
+admin 0 --csv pass add "$veh" 101 --kind monthly --from 2096-03-01
+check "monthly from 1 March: to 31 March" grep -qE ",monthly,2096-03-01,2096-03-31," "$work/out"
+admin 0 --csv pass add "$veh" 101 --kind quarterly --from 2096-04-01
+check "quarterly from 1 April: to 30 June" grep -qE ",quarterly,2096-04-01,2096-06-30," "$work/out"
+admin 0 --csv pass add "$veh" 101 --kind monthly --from 2096-07-15 --to 2096-07-31
+check "--to ends it earlier" grep -qE ",monthly,2096-07-15,2096-07-31," "$work/out"
+admin 1 pass add "$veh" 101 --kind monthly --from 2096-02-15
+check "an overlapping pass at the same station is refused" has "$err" \
+	"vehicle $veh already has pass $p1 at station 101, 2096-01-31 to 2096-02-29, which overlaps 2096-02-15 to 2096-03-14"
+admin 0 pass add "$veh" 101 --kind monthly --from "$today"
+check "a pass from today: current, the one in the lanes' list" grep -qE " monthly +$today +[0-9-]+ +current +yes " "$work/out"
+pnow=$(awk 'NR == 2 {print $1}' "$work/out")
+check "stamped for the lanes, begun" eq "$(q -c "SELECT list_xid > 0 AND NOT awaiting_start FROM passes WHERE id = $pnow")" t
+admin 0 --csv pass list --vehicle "$veh"
+check "pass list --vehicle: 5 passes and the header" eq "$(wc -l <"$work/out")" 6
+admin 0 pass list --vehicle 999999
+check "no passes: the header only" eq "$(wc -l <"$work/out")" 1
+x1=$(q -c "SELECT list_xid FROM passes WHERE id = $p1")
+admin 0 pass revoke "$p1" --reason "sold in error"
+check "revoked, with its reason" grep -qE "^ *$p1 .* revoked +no .*Z +sold in error +[0-9]+$" "$work/out"
+check "revoke stamps it for the lanes and ends its wait" \
+	eq "$(q -c "SELECT list_xid > $x1 AND NOT awaiting_start FROM passes WHERE id = $p1")" t
+admin 1 pass revoke "$p1"
+check "revoked twice: refused" has "$err" "toll-admin: pass $p1 was already revoked at"
+admin 1 pass revoke 999999
+check "an unknown pass: a clear error" eq "$err" "toll-admin: no pass 999999"
+admin 2 pass revoke 0
+admin 2 pass list --vehicle x
+del=$(q -c "SET ROLE toll_app" -c "DELETE FROM passes" 2>&1) && bad "toll_app deleted passes" ||
+	check "as toll_app a DELETE of passes is refused: revoked, never deleted" has "$del" "permission denied for table passes"
+
+echo "# low-balance thresholds per class"
+admin 0 --csv threshold list
+check "five classes, class 1 at 100,000" eq "$(cut -d, -f1,2 "$work/out" | tr -d '\r' | tr '\n' ' ')" \
+	"class,low_threshold_vnd 1,100000 2,150000 3,200000 4,300000 5,500000 "
+admin 2 threshold set 6 1000
+check "class 6 is refused" has "$err" "class 6 is out of range 1..5"
+admin 2 threshold set 1 -5
+admin 0 account add 1005 --low-threshold 50000
+q -c "UPDATE accounts SET balance_vnd = 450000, status = 0 WHERE id = 1005" # by hand: as after a top-up
+admin 0 vehicle add 1005 2 51B00001
+check "a class-2 vehicle raises the threshold to 150,000" has "$err" \
+	"note: account 1005's low-balance threshold is now 150,000 VND (class 2); status valid"
+a1=$(q -c "SELECT list_xid FROM accounts WHERE id = 1005")
+admin 0 vehicle add 1005 5 51B00002
+check "a class-5 vehicle: 500,000, and 450,000 VND is low" has "$err" \
+	"note: account 1005's low-balance threshold is now 500,000 VND (class 5); status low balance"
+check "the status change is stamped for the lanes" test "$(q -c "SELECT list_xid FROM accounts WHERE id = 1005")" -gt "$a1"
+check "and queued for the customer" eq "$(q -c "SELECT count(*) FROM notifications WHERE account_id = 1005 AND kind = 'status' AND status = 1")" 1
+admin 0 vehicle add 1005 1 51B00003
+check "a class-1 vehicle changes nothing" lacks "$err" "note:"
+admin 0 --csv threshold set 5 400000
+check "threshold set: 1 account, its threshold and status changed" eq "$(sed -n 2p "$work/out")" $'5,400000,500000,1,1,1\r'
+check "account 1005 valid at 400,000" eq "$(q -c "SELECT status || '/' || low_threshold_vnd || '/' || own_low_threshold_vnd FROM accounts WHERE id = 1005")" 0/400000/50000
+admin 0 --csv threshold set 2 100000
+check "class 2 lowered: account 1005 looked at, nothing changed (class 5 is higher)" eq "$(sed -n 2p "$work/out")" $'2,100000,150000,1,0,0\r'
+admin 0 threshold set 5 10000
+check "class 5 at 10,000: the highest is class 2's 100,000" eq "$(q -c "SELECT low_threshold_vnd FROM accounts WHERE id = 1005")" 100000
+admin 0 threshold set 2 0
+admin 0 threshold set 1 20000
+check "every class below 50,000: the account's own 50,000" eq "$(q -c "SELECT low_threshold_vnd FROM accounts WHERE id = 1005")" 50000
+admin 0 threshold list
+check "threshold list shows the change" grep -qE "^ +5 +10,000 " "$work/out"
 
 echo "# tariffs"
 admin 0 tariff load "$top/tests/data/tariff/sample.tariff"

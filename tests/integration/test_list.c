@@ -13,7 +13,16 @@
  *   - heartbeats carry the latest version, signed;
  *   - central killed with kill -9 and started again: versions go on, a
  *     change made while it was down is published;
- *   - a forged delta (another key) fails verification with central's key. */
+ *   - a forged delta (another key) fails verification with central's key;
+ *   - passes: one made with toll-admin reaches the subscriber with its
+ *     station and last day; revoked, the tag comes again without it; one
+ *     made before its first day is not sent until that day comes (the
+ *     publisher stamps it then); of two current passes the one ending last
+ *     is sent; a later snapshot carries the passes (and not the one that
+ *     has not begun);
+ *   - thresholds per class: a class-5 vehicle added to an account turns it
+ *     low at the class-5 threshold, and lowering that threshold makes it
+ *     valid again, each reaching the subscriber. */
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -53,7 +62,7 @@ load_env(void)
 }
 
 static void
-central_start(void)
+central_start_with(const char *extra)
 {
 	char log[320], a[100], b[100], c[100], d[340], e[340], k[340];
 	snprintf(log, sizeof(log), "%s/central.log", dir);
@@ -65,9 +74,16 @@ central_start(void)
 	snprintf(k, sizeof(k), "list.key=%s", keyfile);
 	char *const argv[] = {(char *)itest_bin("toll-central"), "run", "--set", a, "--set", b, "--set", c,
 			      "--set", d, "--set", e, "--set", k, "--set", "list.interval=100ms",
-			      "--set", "list.heartbeat=300ms", "--set", "db.retry_max=500ms", NULL};
+			      "--set", "list.heartbeat=300ms", "--set", "db.retry_max=500ms",
+			      extra ? "--set" : NULL, (char *)extra, NULL};
 	if (itest_start(&central, log, argv) != 0)
 		exit(1);
+}
+
+static void
+central_start(void)
+{
+	central_start_with(NULL);
 }
 
 /* One request on a fresh req socket; the answer decoded into *m (its
@@ -355,6 +371,111 @@ main(void)
 			v++;
 	}
 
+	/* 4b. passes (station time: toll_today()) */
+	{
+		char today[16], tomorrow[16];
+		int64_t d0 = itest_sql_int(pg, "SELECT to_char(toll_today(), 'YYYYMMDD')::bigint");
+		int64_t d1 = itest_sql_int(pg, "SELECT to_char(toll_today() + 1, 'YYYYMMDD')::bigint");
+		snprintf(today, sizeof(today), "%04d-%02d-%02d", (int)(d0 / 10000), (int)(d0 / 100 % 100), (int)(d0 % 100));
+		snprintf(tomorrow, sizeof(tomorrow), "%04d-%02d-%02d", (int)(d1 / 10000), (int)(d1 / 100 % 100),
+			 (int)(d1 % 100));
+		ITEST_CHECK(admin("station add 101 --role open") == 0 && admin("station add 102 --role open") == 0,
+			    "stations 101 and 102");
+		/* vehicle 30, tag ...1e */
+		ITEST_CHECK(admin("pass add 30 101 --kind monthly --from %s", today) == 0, "a monthly pass from %s", today);
+		int64_t until = itest_sql_int(pg, "SELECT last_day - DATE '1970-01-01' FROM passes WHERE vehicle_id = 30");
+		rc = wait_delta(v + 1, &m, 3000, &late);
+		ITEST_CHECK(rc == 0 && delta_tag(&m, "30340000000000000000001e", &t) == 0 &&
+				    (t.flags & TOLL_TSL_TAG_F_PASS) && t.pass_station == 101 && t.pass_until_day == until,
+			    "the pass reaches the lanes: station 101, last day %" PRId64 " (%d: flags %u station %u day %u)",
+			    until, rc, t.flags, t.pass_station, t.pass_until_day);
+		ITEST_CHECK(rc == 0 && late < 1000, "within a second (%" PRId64 " ms)", late);
+		if (rc == 0)
+			v++;
+		int64_t id = itest_sql_int(pg, "SELECT id FROM passes WHERE vehicle_id = 30");
+		ITEST_CHECK(admin("pass revoke %" PRId64 " --reason refunded", id) == 0, "pass %" PRId64 " revoked", id);
+		rc = wait_delta(v + 1, &m, 3000, &late);
+		ITEST_CHECK(rc == 0 && delta_tag(&m, "30340000000000000000001e", &t) == 0 && !(t.flags & TOLL_TSL_TAG_F_PASS) &&
+				    t.pass_station == 0 && t.account_id == 30,
+			    "revoked: the next delta has the tag without a pass (%d)", rc);
+		if (rc == 0)
+			v++;
+
+		/* a pass from tomorrow: not sent before its first day */
+		ITEST_CHECK(admin("pass add 30 101 --kind quarterly --from %s", tomorrow) == 0, "a quarterly pass from %s",
+			    tomorrow);
+		rc = wait_delta(v + 1, &m, 3000, &late);
+		ITEST_CHECK(rc == 0 && delta_tag(&m, "30340000000000000000001e", &t) == 0 && !(t.flags & TOLL_TSL_TAG_F_PASS),
+			    "a pass that has not begun is not sent (%d, flags %u)", rc, t.flags);
+		if (rc == 0)
+			v++;
+		rc = wait_delta(v + 1, &m, 600, &late);
+		ITEST_CHECK(rc == -4, "and nothing more is published meanwhile (%d)", rc);
+		/* its first day comes (moved, as the owner, without a stamp):
+		 * the publisher stamps it and sends it */
+		ITEST_CHECK(sql_ok(pg, "UPDATE passes SET first_day = toll_today() WHERE vehicle_id = 30 AND revoked_at IS NULL"),
+			    "the pass's first day is today");
+		until = itest_sql_int(pg, "SELECT last_day - DATE '1970-01-01' FROM passes WHERE vehicle_id = 30"
+					  " AND revoked_at IS NULL");
+		rc = wait_delta(v + 1, &m, 3000, &late);
+		ITEST_CHECK(rc == 0 && delta_tag(&m, "30340000000000000000001e", &t) == 0 &&
+				    (t.flags & TOLL_TSL_TAG_F_PASS) && t.pass_station == 101 && t.pass_until_day == until,
+			    "on its first day the publisher sends it (%d: flags %u day %u, want %" PRId64 ")", rc, t.flags,
+			    t.pass_until_day, until);
+		if (rc == 0)
+			v++;
+		ITEST_CHECK(itest_sql_int(pg, "SELECT count(*) FROM passes WHERE awaiting_start") == 0,
+			    "and no pass awaits its start any more");
+
+		/* vehicle 31 (tag ...1f): passes at two stations; the lanes get
+		 * the one ending last */
+		ITEST_CHECK(admin("pass add 31 101 --kind monthly --from %s", today) == 0, "vehicle 31: monthly at 101");
+		rc = wait_delta(v + 1, &m, 3000, &late);
+		ITEST_CHECK(rc == 0 && delta_tag(&m, "30340000000000000000001f", &t) == 0 && t.pass_station == 101,
+			    "sent (%d)", rc);
+		if (rc == 0)
+			v++;
+		ITEST_CHECK(admin("pass add 31 102 --kind quarterly --from %s", today) == 0, "vehicle 31: quarterly at 102");
+		rc = wait_delta(v + 1, &m, 3000, &late);
+		ITEST_CHECK(rc == 0 && delta_tag(&m, "30340000000000000000001f", &t) == 0 && t.pass_station == 102 &&
+				    t.pass_until_day == itest_sql_int(pg, "SELECT last_day - DATE '1970-01-01' FROM passes"
+									  " WHERE vehicle_id = 31 AND station_id = 102"),
+			    "of two current passes the one ending last is sent (%d: station %u)", rc, t.pass_station);
+		if (rc == 0)
+			v++;
+		/* vehicle 32 (tag ...20): a pass from tomorrow, for the snapshot */
+		ITEST_CHECK(admin("pass add 32 101 --kind monthly --from %s", tomorrow) == 0, "vehicle 32: from tomorrow");
+		rc = wait_delta(v + 1, &m, 3000, &late);
+		ITEST_CHECK(rc == 0 && delta_tag(&m, "303400000000000000000020", &t) == 0 && !(t.flags & TOLL_TSL_TAG_F_PASS),
+			    "not sent yet (%d)", rc);
+		if (rc == 0)
+			v++;
+	}
+
+	/* 4c. low-balance thresholds per class: account 41 (tag ...29, a class
+	 * 2 vehicle) holds 450,000 VND, valid under the class-1..4 thresholds */
+	ITEST_CHECK(sql_ok(pg, "UPDATE accounts SET balance_vnd = 450000 WHERE id = 41"), "account 41 at 450,000 VND");
+	ITEST_CHECK(admin("vehicle add 41 5 51C00041") == 0, "a class-5 vehicle for account 41");
+	ITEST_CHECK(itest_sql_int(pg, "SELECT low_threshold_vnd FROM accounts WHERE id = 41") == 500000,
+		    "its threshold is class 5's, 500,000");
+	rc = wait_delta(v + 1, &m, 3000, &late);
+	ITEST_CHECK(rc == 0 && delta_tag(&m, "303400000000000000000029", &t) == 0 && t.status == 1,
+		    "the account is low at the class-5 threshold, and the lanes hear it (%d, status %u)", rc, t.status);
+	if (rc == 0)
+		v++;
+	ITEST_CHECK(admin("threshold set 5 400000") == 0, "class 5's threshold lowered to 400,000");
+	rc = wait_delta(v + 1, &m, 3000, &late);
+	ITEST_CHECK(rc == 0 && delta_tag(&m, "303400000000000000000029", &t) == 0 && t.status == 0,
+		    "account 41 is valid again, and the lanes hear it (%d, status %u)", rc, t.status);
+	if (rc == 0)
+		v++;
+	/* account 4's class-5 vehicle came in by hand: its own 100,000 kept */
+	ITEST_CHECK(itest_sql_int(pg, "SELECT low_threshold_vnd * 10 + (own_low_threshold_vnd = 100000)::int"
+				      " FROM accounts WHERE id = 4") == 4000001,
+		    "account 4: threshold 400,000 (class 5), its own 100,000 kept");
+	ITEST_CHECK(itest_sql_int(pg, "SELECT count(*) FROM notifications WHERE account_id = 41 AND kind = 'status'") == 2,
+		    "account 41's customer told of both changes");
+
 	/* 5. GET_DELTAS */
 	{
 		uint8_t req[64];
@@ -471,6 +592,49 @@ main(void)
 		toll_tsl_finish_sig(&b, sig, &len);
 		ITEST_CHECK(toll_tsl_verify(msgbuf, len, central_key) == TOLL_EBADSIG, "a forged delta is refused");
 		toll_signer_free(other);
+	}
+
+	/* 9. a snapshot carries the passes: central again, writing one a
+	 * second after a change */
+	{
+		int64_t before = itest_sql_int(pg, "SELECT max(version) FROM list_snapshots");
+		int st0 = itest_stop(&central, 5000);
+		ITEST_CHECK(st0 == 0, "toll-central stopped (status %d)", st0);
+		central_start_with("list.snapshot_every=1s");
+		ITEST_CHECK(admin("tag block 303400000000000000000028 replaced") == 0, "a change, for a snapshot");
+		int64_t after = before;
+		for (int i = 0; i < 100 && after <= before; i++) {
+			itest_sleep_ms(100);
+			after = itest_sql_int(pg, "SELECT COALESCE(max(version), 0) FROM list_snapshots");
+		}
+		ITEST_CHECK(after > before, "a new snapshot, version %" PRId64, after);
+		uint64_t sv = fetch_snapshot(&list);
+		ITEST_CHECK(sv == (uint64_t)after && list != NULL, "fetched (version %" PRIu64 ")", sv);
+		if (list != NULL) {
+			struct lane_tag_info info;
+			uint8_t epc[12];
+			int64_t u30 = itest_sql_int(pg, "SELECT last_day - DATE '1970-01-01' FROM passes"
+							" WHERE vehicle_id = 30 AND revoked_at IS NULL");
+			toll_hex_decode("30340000000000000000001e", epc, 12);
+			ITEST_CHECK(lane_taglist_lookup(list, epc, 96, NULL, &info) == 0 && (info.flags & LANE_TAG_F_PASS) &&
+					    info.pass_station == 101 && info.pass_until_day == u30 && info.account_id == 30,
+				    "the snapshot holds vehicle 30's pass: station 101, last day %" PRId64 " (flags %u %u %u)",
+				    u30, info.flags, info.pass_station, info.pass_until_day);
+			toll_hex_decode("30340000000000000000001f", epc, 12);
+			ITEST_CHECK(lane_taglist_lookup(list, epc, 96, NULL, &info) == 0 && (info.flags & LANE_TAG_F_PASS) &&
+					    info.pass_station == 102,
+				    "and vehicle 31's, the one ending last (station %u)", info.pass_station);
+			toll_hex_decode("303400000000000000000020", epc, 12);
+			ITEST_CHECK(lane_taglist_lookup(list, epc, 96, NULL, &info) == 0 && !(info.flags & LANE_TAG_F_PASS) &&
+					    info.pass_station == 0,
+				    "not vehicle 32's, which begins tomorrow");
+			toll_hex_decode("303400000000000000000029", epc, 12);
+			ITEST_CHECK(lane_taglist_lookup(list, epc, 96, NULL, &info) == 0 && info.status == LANE_TAG_VALID &&
+					    info.balance_vnd == 450000,
+				    "account 41 valid at 450,000 VND");
+			lane_taglist_free(list);
+			list = NULL;
+		}
 	}
 
 	ITEST_CHECK(itest_run("%s status --socket %s | grep -q '^list publishing version='", itest_bin("toll-central"),

@@ -6,6 +6,8 @@
 #   - a vehicle whose account cannot pay is refused and waits at the
 #     barrier; the account is topped up at central; the change reaches the
 #     lane within a second and the same vehicle, decided again, pays;
+#   - a pass at the lane's station made with toll-admin reaches the lane,
+#     and a vehicle whose account cannot pay passes free;
 #   - a tag blocked with toll-admin reaches the lane and its vehicle is
 #     refused;
 #   - central killed, toll-lane killed and started again: it decides from
@@ -49,7 +51,8 @@ listpub=$(awk '/public key/ {print $3}' "$work/listkey.txt")
 # the money comes from a partner account, as opening entries
 psql -q -v ON_ERROR_STOP=1 >"$work/psql.log" 2>&1 <<EOF
 INSERT INTO accounts (id, kind) VALUES (1000000000101, 'revenue'), (2000000000001, 'partner');
-INSERT INTO accounts (id, kind, balance_vnd, status) VALUES (1001, 'customer', 10000, 1), (1002, 'customer', 5000000, 0);
+INSERT INTO accounts (id, kind, balance_vnd, status) VALUES (1001, 'customer', 10000, 1), (1002, 'customer', 5000000, 0),
+  (1003, 'customer', 0, 1);
 UPDATE accounts SET balance_vnd = -5010000 WHERE id = 2000000000001;
 INSERT INTO ledger_entries (kind, reference, debit_account, credit_account, amount_vnd) VALUES
   ('opening', 'test', 2000000000001, 1001, 10000), ('opening', 'test', 2000000000001, 1002, 5000000);
@@ -57,8 +60,10 @@ INSERT INTO stations (id, role, revenue_account_id) VALUES (101, 'open', 1000000
 INSERT INTO lanes (station_id, lane_id) VALUES (101, 1);
 INSERT INTO lane_keys (station_id, lane_id, key_id, public_key, valid_from)
   VALUES (101, 1, substring(sha256('\x$pub'::bytea) from 1 for 4), '\x$pub'::bytea, now() - interval '1 day');
-INSERT INTO vehicles (id, account_id, vclass, plate) VALUES (1, 1001, 1, '51A00001'), (2, 1002, 1, '51A00002');
-INSERT INTO tags (epc_hex, vehicle_id) VALUES ('303400000000000000000001', 1), ('303400000000000000000002', 2);
+INSERT INTO vehicles (id, account_id, vclass, plate) VALUES (1, 1001, 1, '51A00001'), (2, 1002, 1, '51A00002'),
+  (3, 1003, 1, '51A00003');
+INSERT INTO tags (epc_hex, vehicle_id) VALUES ('303400000000000000000001', 1), ('303400000000000000000002', 2),
+  ('303400000000000000000003', 3);
 EOF
 check "accounts, vehicles, tags, lane" test $? -eq 0
 
@@ -94,6 +99,7 @@ wait_for() {
 }
 version_above() { local v; v=$(lane_status | grep '^list ' | field version); [ -n "$v" ] && [ "$v" -gt "$1" ]; }
 count_at_least() { local v; v=$(lane_status | field "$1"); [ -n "$v" ] && [ "$v" -ge "$2" ]; }
+journal_has() { "$bin/toll-lane" journal dump "$work/s/lane-1/journal" 2>/dev/null | grep -q "$1"; }
 
 mkdir -p "$work/s"
 start_central
@@ -126,13 +132,22 @@ check "within a second ($ms ms)" test "$ms" -lt 1000
 check "the same vehicle, decided again, pays" wait_for 10 count_at_least paid 1
 check "the top-up came as a delta" wait_for 2 count_at_least deltas 1
 
+# a monthly pass at this station from today (station time): account 1003
+# holds nothing, its vehicle passes free
+v3=$(lane_status | grep '^list ' | field version)
+"$bin/toll-admin" pass add 3 101 --kind monthly --from "$(q -c "SELECT to_char(toll_today(), 'YYYY-MM-DD')")" \
+	>>"$work/admin.log" 2>&1
+check "toll-admin pass add" test $? -eq 0
+check "the pass reaches the lane" wait_for 5 version_above "$v3"
+"$bin/toll-sim" ctl --ctl "$work/sim.sock" vehicle lane=0 epc=303400000000000000000003 >>"$work/ctl.log" 2>&1
+check "the vehicle with a pass passes free" wait_for 20 journal_has "outcome=pass fee=0 account=1003"
+
 # a tag blocked at central: its vehicle is refused
 v1=$(lane_status | grep '^list ' | field version)
 "$bin/toll-admin" tag block 303400000000000000000002 stolen >>"$work/admin.log" 2>&1
 check "toll-admin tag block" test $? -eq 0
 check "the block reaches the lane" wait_for 5 version_above "$v1"
 "$bin/toll-sim" ctl --ctl "$work/sim.sock" vehicle lane=0 epc=303400000000000000000002 >>"$work/ctl.log" 2>&1
-journal_has() { "$bin/toll-lane" journal dump "$work/s/lane-1/journal" 2>/dev/null | grep -q "$1"; }
 check "the blocked tag's vehicle is refused" wait_for 10 journal_has "outcome=refused-invalid fee=0 account=1002"
 check "and not charged" test "$(lane_status | field paid)" = 1
 
