@@ -43,6 +43,7 @@
 #include <nng/protocol/reqrep0/rep.h>
 #include <nng/supplemental/tls/tls.h>
 
+#include "api.h"
 #include "cdb.h"
 #include "cfg.h"
 #include "clock.h"
@@ -75,6 +76,8 @@ struct central_conf {
 	char list_key[PATH_LEN + 1], list_publish[256], list_listen[256], list_dir[PATH_LEN + 1];
 	int64_t list_interval_ms, list_heartbeat_ms, list_snapshot_ms;
 	int64_t trips_interval_ms, trips_expiry_ms;
+	char api_listen[256], api_tls_cert[PATH_LEN + 1], api_tls_key[PATH_LEN + 1];
+	int64_t api_threads, api_max_body, api_clock_window_ms, api_partners_refresh_ms;
 };
 
 #define F(field) offsetof(struct central_conf, field)
@@ -98,6 +101,13 @@ static const struct toll_cfg_key central_keys[] = {
 	{"list.interval", TOLL_CFG_MS, 10, 60000, "200ms", F(list_interval_ms), 0, 0, 0, "look for list changes this often"},
 	{"list.heartbeat", TOLL_CFG_MS, 100, 60000, "1s", F(list_heartbeat_ms), 0, 0, 0, "tell the lanes the latest version this often"},
 	{"list.snapshot_every", TOLL_CFG_MS, 1000, 604800000, "1h", F(list_snapshot_ms), 0, 0, 0, "write the whole list again this often (when it changed)"},
+	{"api.listen", TOLL_CFG_STRING, 0, 255, "", F(api_listen), 0, 0, 0, "partners' top-up API, HOST:PORT (IPv4; empty: off)"},
+	{"api.tls_cert", TOLL_CFG_STRING, 0, PATH_LEN, "", F(api_tls_cert), 0, 0, 0, "HTTPS: the certificate chain (PEM); empty: plain HTTP"},
+	{"api.tls_key", TOLL_CFG_STRING, 0, PATH_LEN, "", F(api_tls_key), 0, 0, 0, "HTTPS: the certificate's private key (PEM)"},
+	{"api.threads", TOLL_CFG_INT, 1, 256, "16", F(api_threads), 0, 0, 0, "HTTP threads, each with a database connection"},
+	{"api.max_body", TOLL_CFG_BYTES, 256, 1048576, "8KiB", F(api_max_body), 0, 0, 0, "largest request body accepted (413 above)"},
+	{"api.clock_window", TOLL_CFG_MS, 1000, 3600000, "300s", F(api_clock_window_ms), 0, 0, 0, "requests signed further than this from central's clock are refused"},
+	{"api.partners_refresh", TOLL_CFG_MS, 100, 3600000, "5s", F(api_partners_refresh_ms), 0, 0, 0, "reload partners (secrets, limits, active) this often"},
 	{"trips.interval", TOLL_CFG_MS, 10, 60000, "250ms", F(trips_interval_ms), 0, 0, 0, "match closed-road exits with their entries this often"},
 	{"trips.expiry", TOLL_CFG_MS, 1000, 2592000000LL, "24h", F(trips_expiry_ms), 0, 0, 0, "a closed-road entry with no exit after this is dropped (lanes: list.entry_expiry)"},
 };
@@ -134,6 +144,7 @@ static struct {
 	struct listpub *list;
 	struct toll_signer *list_key;
 	struct trips *trips;
+	struct api *api;
 	pthread_mutex_t stats_mu;
 	struct settle_stats st;
 	int db_up;
@@ -637,6 +648,15 @@ status_text(FILE *out)
 	} else {
 		fprintf(out, "list off (no list.key)\n");
 	}
+	if (g.api != NULL) {
+		struct api_stats as;
+		api_stats(g.api, &as);
+		fprintf(out, "api partners=%" PRIu64 " requests=%" PRIu64 " topped_up_vnd=%" PRId64 " reversed_vnd=%" PRId64,
+			as.partners, as.requests, as.topped_up_vnd, as.reversed_vnd);
+		for (unsigned o = 0; o < API_OUTCOMES; o++)
+			fprintf(out, " %s=%" PRIu64, api_outcome_name(o), as.by[o]);
+		fprintf(out, "\n");
+	}
 	if (g.trips != NULL) {
 		struct trips_stats ts;
 		trips_stats(g.trips, &ts);
@@ -826,6 +846,19 @@ cmd_run(const struct central_conf *c)
 			goto out;
 		}
 	}
+	if (c->api_listen[0] != 0) {
+		char err[600];
+		struct api_conf ac = {.conninfo = c->db_conninfo, .role = c->db_role, .listen = c->api_listen,
+				      .tls_cert = c->api_tls_cert, .tls_key = c->api_tls_key, .threads = (int)c->api_threads,
+				      .max_body = c->api_max_body, .clock_window_ms = c->api_clock_window_ms,
+				      .partners_refresh_ms = c->api_partners_refresh_ms};
+		if (api_start(&ac, &g.api, err, sizeof(err)) != 0) {
+			toll_err("%s", err);
+			goto out;
+		}
+		toll_notice("partner API on %s%s, %d threads", c->api_listen, c->api_tls_cert[0] ? " (HTTPS)" : "",
+			    (int)c->api_threads);
+	}
 	ctl = control_listen(c->control_socket);
 	toll_notice("listening on %s, %d workers, %d batches in flight at most", c->listen, nworkers, g.nslots);
 	while (!stop_signal) {
@@ -864,6 +897,7 @@ out:
 	pthread_mutex_unlock(&g.mu);
 	if (have_settler)
 		pthread_join(settler, NULL);
+	api_stop(g.api);
 	trips_stop(g.trips);
 	listpub_stop(g.list);
 	toll_signer_free(g.list_key);

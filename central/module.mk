@@ -11,9 +11,14 @@ PQ_CFLAGS := $(call pkg_cflags,libpq)
 PQ_LIBS := $(call pkg_libs,libpq)
 # Debian's libnng-dev has no pkg-config file
 NNG_LIBS := -lnng
-CENTRAL_LIBS := $(PQ_LIBS) $(NNG_LIBS)
+# the partner API: libmicrohttpd (HTTP, TLS through GnuTLS) and jansson
+MHD_CFLAGS := $(call pkg_cflags,libmicrohttpd)
+MHD_LIBS := $(call pkg_libs,libmicrohttpd)
+JANSSON_CFLAGS := $(call pkg_cflags,jansson)
+JANSSON_LIBS := $(call pkg_libs,jansson)
+CENTRAL_LIBS := $(PQ_LIBS) $(NNG_LIBS) $(MHD_LIBS) $(JANSSON_LIBS)
 
-$(CENTRAL_CORE_OBJS) $(CENTRAL_MAINS:%.c=$(OBJ)/%.o): EXTRA_CFLAGS = $(PQ_CFLAGS) -Icentral
+$(CENTRAL_CORE_OBJS) $(CENTRAL_MAINS:%.c=$(OBJ)/%.o): EXTRA_CFLAGS = $(PQ_CFLAGS) $(MHD_CFLAGS) $(JANSSON_CFLAGS) -Icentral
 
 $(OBJ)/central/sql_files.c: $(CENTRAL_SQL) scripts/embed-sql
 	@mkdir -p $(dir $@)

@@ -1,9 +1,11 @@
 /* crypto.c: OpenSSL 3 behind crypto.h. */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
+#include <openssl/hmac.h>
 #include <openssl/pem.h>
 #include <openssl/rand.h>
 #include <stdio.h>
@@ -311,4 +313,21 @@ toll_verify(struct toll_verifier *v, const void *msg, size_t len, const uint8_t 
 		return 0;
 	ERR_clear_error(); /* a bad signature is not a library failure */
 	return TOLL_EBADSIG;
+}
+
+int
+toll_hmac_sha256(const void *key, size_t keylen, const void *data, size_t len, uint8_t out[32])
+{
+	unsigned int outlen = 0;
+	if (keylen > INT_MAX || HMAC(EVP_sha256(), key, (int)keylen, data, len, out, &outlen) == NULL || outlen != 32) {
+		ERR_clear_error();
+		return TOLL_ECRYPTO;
+	}
+	return 0;
+}
+
+int
+toll_equal_ct(const void *a, const void *b, size_t n)
+{
+	return CRYPTO_memcmp(a, b, n) == 0;
 }

@@ -37,6 +37,11 @@ int toll_sha256_begin(struct toll_sha256_ctx **out);
 void toll_sha256_update(struct toll_sha256_ctx *c, const void *data, size_t len);
 void toll_sha256_end(struct toll_sha256_ctx *c, uint8_t out[32]);
 int toll_random_bytes(void *buf, size_t n);
+/* HMAC-SHA256 of data under key: 0 or TOLL_ECRYPTO. */
+int toll_hmac_sha256(const void *key, size_t keylen, const void *data, size_t len, uint8_t out[32]);
+/* 1 when the n bytes are equal, in a time that does not depend on where
+ * they differ (for secrets: MACs, tokens). */
+int toll_equal_ct(const void *a, const void *b, size_t n);
 
 /* Lowercase hex; out holds 2n+1.  Decode wants exactly 2n hex digits. */
 void toll_hex_encode(const uint8_t *in, size_t n, char *out);
