@@ -83,7 +83,7 @@ call() {
 	[ -n "$4" ] && args+=(-H "Idempotency-Key: $4")
 	[ -n "$3" ] && args+=(--data-binary "$3")
 	local code
-	code=$(curl "${args[@]}" "http://127.0.0.1:$aport$2")
+	code=$(curl "${args[@]}" ${CURL_TLS:-} "${SCHEME:-http}://127.0.0.1:$aport$2")
 	echo "$code $(cat "$o.resp")" >"$o"
 	echo "$1 $2 $3 -> $code $(cat "$o.resp")" >>"$work/calls.log"
 }
@@ -225,6 +225,30 @@ check "central counts the retries" sh -c "echo '$st' | grep '^api ' | grep -q 'r
 kill "$central_pid"
 wait "$central_pid"
 check "central stops cleanly (and, under ASan, leaks nothing)" test $? -eq 0
+central_pid=
+
+# HTTPS: the same API with a certificate; plain HTTP is then refused
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 -subj /CN=127.0.0.1 \
+	-addext subjectAltName=IP:127.0.0.1 -keyout "$work/api.key" -out "$work/api.crt" >/dev/null 2>&1
+"$bin/toll-central" run --set "listen=tcp://127.0.0.1:$port" --set "control.socket=$work/c.sock" \
+	--set "api.listen=127.0.0.1:$aport" --set "api.tls_cert=$work/nonexistent.crt" \
+	--set "api.tls_key=$work/api.key" >"$work/central-bad.log" 2>&1
+check "a missing certificate: central refuses to start" test $? -ne 0
+check "  and says which file" grep -q nonexistent.crt "$work/central-bad.log"
+"$bin/toll-central" run --set "listen=tcp://127.0.0.1:$port" --set "control.socket=$work/c.sock" \
+	--set "api.listen=127.0.0.1:$aport" --set "api.tls_cert=$work/api.crt" \
+	--set "api.tls_key=$work/api.key" >>"$work/central.log" 2>&1 &
+central_pid=$!
+for _ in $(seq 1 100); do (exec 3<>"/dev/tcp/127.0.0.1/$aport") 2>/dev/null && break; sleep 0.1; done
+SCHEME=https CURL_TLS="--cacert $work/api.crt" call POST /v1/topups '{"account_id": 1003, "amount_vnd": 70000, "partner_ref": "B1-TLS1"}' k-tls1
+check "over HTTPS: 201" status_is 201
+check "  the balance" test "$(jfield balance_vnd)" = 90000
+call POST /v1/topups '{"account_id": 1003, "amount_vnd": 70000, "partner_ref": "B1-TLS2"}' k-tls2
+check "plain HTTP to the HTTPS port: no answer" test "$(cut -d' ' -f1 "$work/out")" = 000
+check "still balanced" sqlis "SELECT sum(balance_vnd) FROM accounts" 0
+kill "$central_pid"
+wait "$central_pid"
+check "central stops cleanly" test $? -eq 0
 central_pid=
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]
