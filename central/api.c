@@ -21,12 +21,12 @@
 #include "err.h"
 #include "log.h"
 
-#define MAX_THREADS 256
-#define PARTNER_ID_MAX 32
-#define SECRET_MAX 256
-#define KEY_MAX 64   /* Idempotency-Key */
-#define REF_MAX 64   /* partner_ref */
-#define REASON_MAX 200
+#define MAX_THREADS       256
+#define PARTNER_ID_MAX    32
+#define SECRET_MAX        256
+#define KEY_MAX           64 /* Idempotency-Key */
+#define REF_MAX           64 /* partner_ref */
+#define REASON_MAX        200
 #define UNKNOWN_RELOAD_MS 1000 /* an unknown partner reloads the table at most this often */
 
 struct partner {
@@ -62,8 +62,8 @@ struct req {
 };
 
 static const char *const outcome_names[API_OUTCOMES] = {
-	"ok", "retried", "bad-request", "amount", "no-auth", "unknown-partner", "stale",
-	"bad-signature", "replay", "not-found", "method", "conflict", "too-large", "unavailable",
+	"ok",     "retried",   "bad-request", "amount",   "no-auth",   "unknown-partner", "stale", "bad-signature",
+	"replay", "not-found", "method",      "conflict", "too-large", "unavailable",
 };
 
 const char *
@@ -88,8 +88,8 @@ count(struct api *a, enum api_outcome o, int64_t up, int64_t back)
 static enum MHD_Result
 send_json(struct MHD_Connection *conn, unsigned status, const char *body)
 {
-	struct MHD_Response *r = MHD_create_response_from_buffer(strlen(body), (void *)(uintptr_t)body,
-								 MHD_RESPMEM_MUST_COPY);
+	struct MHD_Response *r =
+		MHD_create_response_from_buffer(strlen(body), (void *)(uintptr_t)body, MHD_RESPMEM_MUST_COPY);
 	if (r == NULL)
 		return MHD_NO;
 	MHD_add_response_header(r, "Content-Type", "application/json");
@@ -257,8 +257,8 @@ maybe_prune(struct api *a, struct cdb *db)
 	char secs[24], err[300];
 	snprintf(secs, sizeof(secs), "%" PRId64, 2 * a->c.clock_window_ms / 1000 + 1);
 	const char *p[1] = {secs};
-	if (cdb_query(db, "DELETE FROM api_seen WHERE seen_at < now() - make_interval(secs => $1::int)", 1, p, NULL, err,
-		      sizeof(err)) != 0)
+	if (cdb_query(db, "DELETE FROM api_seen WHERE seen_at < now() - make_interval(secs => $1::int)", 1, p, NULL,
+		      err, sizeof(err)) != 0)
 		toll_warn("api: pruning seen signatures: %s", err);
 }
 
@@ -314,8 +314,9 @@ authenticate(struct api *a, struct MHD_Connection *conn, struct cdb *db, const c
 	}
 	int64_t t = strtoll(ts, NULL, 10), now = toll_real_ms();
 	if (t * 1000 < now - a->c.clock_window_ms || t * 1000 > now + a->c.clock_window_ms) {
-		snprintf(msg, msglen, "X-Timestamp %" PRId64 " is more than %" PRId64 " s from central's clock (%" PRId64 ")",
-			 t, a->c.clock_window_ms / 1000, now / 1000);
+		snprintf(msg, msglen,
+			 "X-Timestamp %" PRId64 " is more than %" PRId64 " s from central's clock (%" PRId64 ")", t,
+			 a->c.clock_window_ms / 1000, now / 1000);
 		return API_STALE;
 	}
 	if (strlen(pid) > PARTNER_ID_MAX || !find_partner(a, pid, p)) {
@@ -376,13 +377,14 @@ run(struct api *a, struct MHD_Connection *conn, struct cdb *db, const struct cal
 	strncat(sql, ")", sizeof(sql) - strlen(sql) - 1);
 	int rc = cdb_query(db, sql, cl->n, cl->p, &r, err, sizeof(err));
 	if (rc == TOLL_EEXIST && strstr(err, "api_seen_pkey") != NULL)
-		return refuse(a, conn, API_REPLAY, 401, "replayed", "this signed request was seen before: sign each request anew");
+		return refuse(a, conn, API_REPLAY, 401, "replayed",
+			      "this signed request was seen before: sign each request anew");
 	if (rc == TOLL_EEXIST && key != NULL) {
 		/* the same key (or reference) raced in with another request:
 		 * its stored answer, or a conflict */
 		const char *p[3] = {partner, key, hash_hex};
-		rc = cdb_query(db, "SELECT http_status, body, true FROM toll_api_stored($1, $2, $3::bytea)", 3, p, &r, err,
-			       sizeof(err));
+		rc = cdb_query(db, "SELECT http_status, body, true FROM toll_api_stored($1, $2, $3::bytea)", 3, p, &r,
+			       err, sizeof(err));
 		if (rc == 0 && PQntuples(r) == 1 && PQgetisnull(r, 0, 0)) {
 			PQclear(r);
 			return refuse(a, conn, API_CONFLICT, 409, "conflict",
@@ -392,12 +394,14 @@ run(struct api *a, struct MHD_Connection *conn, struct cdb *db, const struct cal
 	if (rc != 0) {
 		toll_warn("api: %s: %s", cl->fn, err);
 		if (rc == TOLL_EAGAIN)
-			return refuse(a, conn, API_UNAVAILABLE, 503, "unavailable", "central's database is not answering: retry");
-		return refuse(a, conn, API_UNAVAILABLE, 503, "unavailable", "central could not process the request: retry");
+			return refuse(a, conn, API_UNAVAILABLE, 503, "unavailable",
+				      "central's database is not answering: retry");
+		return refuse(a, conn, API_UNAVAILABLE, 503, "unavailable",
+			      "central could not process the request: retry");
 	}
 	unsigned status = (unsigned)strtoul(PQgetvalue(r, 0, 0), NULL, 10);
 	int retried = strcmp(PQgetvalue(r, 0, 2), "t") == 0;
-	enum api_outcome o = status < 300 ? (retried ? API_RETRIED : API_OK)
+	enum api_outcome o = status < 300    ? (retried ? API_RETRIED : API_OK)
 			     : status == 404 ? API_NOT_FOUND
 			     : status == 409 ? API_CONFLICT
 					     : API_BAD_REQUEST;
@@ -422,7 +426,8 @@ json_has_only(json_t *o, const char *const *allowed, char *bad, size_t badlen)
 {
 	const char *k;
 	json_t *v;
-	json_object_foreach(o, k, v) {
+	json_object_foreach(o, k, v)
+	{
 		int ok = 0;
 		for (int i = 0; allowed[i] != NULL; i++)
 			if (strcmp(k, allowed[i]) == 0)
@@ -443,22 +448,23 @@ post_topup(struct api *a, struct MHD_Connection *conn, struct cdb *db, const str
 	char bad[64], acc[24], amt[24], epc[65];
 	if (!json_has_only(j, allowed, bad, sizeof(bad)))
 		return refuse(a, conn, API_BAD_REQUEST, 400, "unknown-field", "unknown field \"%s\"", bad);
-	json_t *ja = json_object_get(j, "account_id"), *jp = json_object_get(j, "plate"), *je = json_object_get(j, "epc");
+	json_t *ja = json_object_get(j, "account_id"), *jp = json_object_get(j, "plate"),
+	       *je = json_object_get(j, "epc");
 	json_t *jm = json_object_get(j, "amount_vnd"), *jr = json_object_get(j, "partner_ref");
 	if ((ja != NULL) + (jp != NULL) + (je != NULL) != 1)
 		return refuse(a, conn, API_BAD_REQUEST, 400, "bad-field", "exactly one of account_id, plate, epc");
 	if (jm == NULL || jr == NULL)
-		return refuse(a, conn, API_BAD_REQUEST, 400, "missing-field", "amount_vnd and partner_ref are required");
+		return refuse(a, conn, API_BAD_REQUEST, 400, "missing-field",
+			      "amount_vnd and partner_ref are required");
 	if (!json_is_integer(jm))
 		return refuse(a, conn, API_BAD_REQUEST, 400, "bad-field", "amount_vnd: whole VND, a JSON integer");
 	json_int_t amount = json_integer_value(jm);
 	if (amount < p->min_vnd || amount > p->max_vnd)
 		return refuse(a, conn, API_AMOUNT, 400, "amount-out-of-bounds",
-			      "amount_vnd %lld: this partner's top-ups are %" PRId64 " to %" PRId64 " VND", (long long)amount,
-			      p->min_vnd, p->max_vnd);
+			      "amount_vnd %lld: this partner's top-ups are %" PRId64 " to %" PRId64 " VND",
+			      (long long)amount, p->min_vnd, p->max_vnd);
 	if (!json_is_string(jr) || !all_chars(json_string_value(jr), 1, REF_MAX, "._:-", 0))
-		return refuse(a, conn, API_BAD_REQUEST, 400, "bad-field",
-			      "partner_ref: 1-64 of A-Z a-z 0-9 . _ : -");
+		return refuse(a, conn, API_BAD_REQUEST, 400, "bad-field", "partner_ref: 1-64 of A-Z a-z 0-9 . _ : -");
 	const char *pa = NULL, *pp = NULL, *pe = NULL;
 	if (ja != NULL) {
 		if (!json_is_integer(ja) || json_integer_value(ja) < 1 || json_integer_value(ja) > 4294967295LL)
@@ -467,7 +473,8 @@ post_topup(struct api *a, struct MHD_Connection *conn, struct cdb *db, const str
 		pa = acc;
 	} else if (jp != NULL) {
 		if (!json_is_string(jp) || !plate_ok(json_string_value(jp)))
-			return refuse(a, conn, API_BAD_REQUEST, 400, "bad-field", "plate: 1-12 of 0-9 A-Z . - and space");
+			return refuse(a, conn, API_BAD_REQUEST, 400, "bad-field",
+				      "plate: 1-12 of 0-9 A-Z . - and space");
 		pp = json_string_value(jp);
 	} else {
 		if (!json_is_string(je) || strlen(json_string_value(je)) > 64)
@@ -496,11 +503,13 @@ post_reversal(struct api *a, struct MHD_Connection *conn, struct cdb *db, const 
 	const char *reason = "";
 	if (jr != NULL) {
 		if (!json_is_string(jr) || strlen(json_string_value(jr)) > REASON_MAX)
-			return refuse(a, conn, API_BAD_REQUEST, 400, "bad-field", "reason: text, at most %d bytes", REASON_MAX);
+			return refuse(a, conn, API_BAD_REQUEST, 400, "bad-field", "reason: text, at most %d bytes",
+				      REASON_MAX);
 		reason = json_string_value(jr);
 		for (const char *c = reason; *c; c++)
 			if ((unsigned char)*c < 0x20 || *c == 0x7f)
-				return refuse(a, conn, API_BAD_REQUEST, 400, "bad-field", "reason: no control characters");
+				return refuse(a, conn, API_BAD_REQUEST, 400, "bad-field",
+					      "reason: no control characters");
 	}
 	struct call cl = {"toll_api_reverse", {p->id, sig_hex, key, hash_hex, ref, reason}, 6};
 	return run(a, conn, db, &cl, p->id, key, hash_hex, 2);
@@ -534,11 +543,13 @@ serve(struct api *a, struct MHD_Connection *conn, const char *url, const char *m
 	if ((route == 2) != (strcmp(method, "GET") == 0) || (route != 2 && strcmp(method, "POST") != 0))
 		return refuse(a, conn, API_METHOD, 405, "method", "%s is not allowed here", method);
 	if (rq->too_large)
-		return refuse(a, conn, API_TOO_LARGE, 413, "too-large", "the body is over %" PRId64 " bytes", a->c.max_body);
+		return refuse(a, conn, API_TOO_LARGE, 413, "too-large", "the body is over %" PRId64 " bytes",
+			      a->c.max_body);
 
 	struct cdb *db = thread_db(a);
 	if (db == NULL)
-		return refuse(a, conn, API_UNAVAILABLE, 503, "unavailable", "central's database is not answering: retry");
+		return refuse(a, conn, API_UNAVAILABLE, 503, "unavailable",
+			      "central's database is not answering: retry");
 	maybe_reload(a, db, 0);
 	maybe_prune(a, db);
 
@@ -548,8 +559,8 @@ serve(struct api *a, struct MHD_Connection *conn, const char *url, const char *m
 	int o = authenticate(a, conn, db, method, url, rq, &p, sig, msg, sizeof(msg));
 	if (o != 0) {
 		memset(&p, 0, sizeof(p));
-		return refuse(a, conn, (enum api_outcome)o, o == API_UNAVAILABLE ? 503 : 401,
-			      outcome_names[o], "%s", msg);
+		return refuse(a, conn, (enum api_outcome)o, o == API_UNAVAILABLE ? 503 : 401, outcome_names[o], "%s",
+			      msg);
 	}
 	char sig_hex[2 * 32 + 3];
 	cdb_bytea_hex(sig, 32, sig_hex);
@@ -706,8 +717,9 @@ api_start(const struct api_conf *c, struct api **out, char *err, size_t errlen)
 	*out = NULL;
 	memset(&sa, 0, sizeof(sa));
 	sa.sin_family = AF_INET;
-	if (colon == NULL || (size_t)(colon - c->listen) >= sizeof(host) || strspn(colon + 1, "0123456789") != strlen(colon + 1) ||
-	    strlen(colon + 1) < 1 || strtol(colon + 1, NULL, 10) > 65535) {
+	if (colon == NULL || (size_t)(colon - c->listen) >= sizeof(host) ||
+	    strspn(colon + 1, "0123456789") != strlen(colon + 1) || strlen(colon + 1) < 1 ||
+	    strtol(colon + 1, NULL, 10) > 65535) {
 		snprintf(err, errlen, "api.listen %s: HOST:PORT (an IPv4 address)", c->listen);
 		return TOLL_ECONFIG;
 	}
@@ -744,17 +756,17 @@ api_start(const struct api_conf *c, struct api **out, char *err, size_t errlen)
 	}
 	if (a->cert_pem != NULL)
 		a->d = MHD_start_daemon(flags, 0, NULL, NULL, handler, a, MHD_OPTION_SOCK_ADDR, &sa,
-					MHD_OPTION_THREAD_POOL_SIZE, (unsigned)c->threads, MHD_OPTION_CONNECTION_TIMEOUT,
-					(unsigned)30, MHD_OPTION_CONNECTION_LIMIT, (unsigned)1024,
-					MHD_OPTION_NOTIFY_COMPLETED, completed, a, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, a,
-					MHD_OPTION_HTTPS_MEM_CERT, a->cert_pem, MHD_OPTION_HTTPS_MEM_KEY, a->key_pem,
-					MHD_OPTION_END);
+					MHD_OPTION_THREAD_POOL_SIZE, (unsigned)c->threads,
+					MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30, MHD_OPTION_CONNECTION_LIMIT,
+					(unsigned)1024, MHD_OPTION_NOTIFY_COMPLETED, completed, a,
+					MHD_OPTION_EXTERNAL_LOGGER, mhd_log, a, MHD_OPTION_HTTPS_MEM_CERT, a->cert_pem,
+					MHD_OPTION_HTTPS_MEM_KEY, a->key_pem, MHD_OPTION_END);
 	else
 		a->d = MHD_start_daemon(flags, 0, NULL, NULL, handler, a, MHD_OPTION_SOCK_ADDR, &sa,
-					MHD_OPTION_THREAD_POOL_SIZE, (unsigned)c->threads, MHD_OPTION_CONNECTION_TIMEOUT,
-					(unsigned)30, MHD_OPTION_CONNECTION_LIMIT, (unsigned)1024,
-					MHD_OPTION_NOTIFY_COMPLETED, completed, a, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, a,
-					MHD_OPTION_END);
+					MHD_OPTION_THREAD_POOL_SIZE, (unsigned)c->threads,
+					MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30, MHD_OPTION_CONNECTION_LIMIT,
+					(unsigned)1024, MHD_OPTION_NOTIFY_COMPLETED, completed, a,
+					MHD_OPTION_EXTERNAL_LOGGER, mhd_log, a, MHD_OPTION_END);
 	if (a->d == NULL) {
 		snprintf(err, errlen, "api.listen %s: libmicrohttpd would not start (the port taken? the certificate?)",
 			 c->listen);

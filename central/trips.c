@@ -16,9 +16,9 @@
 
 #include "../lane-controller/lane_tariff.h"
 
-#define ROUND_ROWS "500"	   /* exits and entries looked at in one round, each */
+#define ROUND_ROWS      "500" /* exits and entries looked at in one round, each */
 #define EXPIRE_EVERY_MS 10000 /* the expiry pass, this often */
-#define STAMP "pg_current_xact_id()::text::bigint"
+#define STAMP           "pg_current_xact_id()::text::bigint"
 
 struct trips {
 	struct trips_conf c;
@@ -36,8 +36,8 @@ struct texit {
 	int posted;
 };
 
-#define EXIT_COLUMNS                                                                               \
-	"txn_id, epc_hex, account_id, network, station_id, time_ms, vclass, flags, fee_vnd, posted," \
+#define EXIT_COLUMNS                                                                                                   \
+	"txn_id, epc_hex, account_id, network, station_id, time_ms, vclass, flags, fee_vnd, posted,"                   \
 	" entry_station, entry_time_ms"
 
 static void
@@ -82,7 +82,6 @@ exit_of_row(const PGresult *r, int row, struct texit *e)
 	e->entry_time_ms = num(r, row, 11);
 }
 
-
 /* The newest tariff, parsed again only when its version changed. */
 static int
 load_tariff(struct trips *t, struct cdb *db, char *err, size_t errlen)
@@ -103,8 +102,8 @@ load_tariff(struct trips *t, struct cdb *db, char *err, size_t errlen)
 		return rc;
 	struct lane_tariff *nt = NULL;
 	char perr[256];
-	if (PQntuples(r) == 1 &&
-	    lane_tariff_parse(PQgetvalue(r, 0, 0), (size_t)PQgetlength(r, 0, 0), "tariff", &nt, perr, sizeof(perr)) == 0) {
+	if (PQntuples(r) == 1 && lane_tariff_parse(PQgetvalue(r, 0, 0), (size_t)PQgetlength(r, 0, 0), "tariff", &nt,
+						   perr, sizeof(perr)) == 0) {
 		lane_tariff_free(t->tariff);
 		t->tariff = nt;
 		pthread_mutex_lock(&t->mu);
@@ -126,9 +125,9 @@ close_entry(struct cdb *db, const char *entry_txn, const char *exit_txn, char *e
 {
 	const char *p[2] = {entry_txn, exit_txn};
 	return cdb_query(db,
-		 "UPDATE trip_entries SET state = 2, exit_txn = $2, checked = true, list_xid = " STAMP
-		 " WHERE txn_id = $1",
-		 2, p, NULL, err, errlen);
+			 "UPDATE trip_entries SET state = 2, exit_txn = $2, checked = true, list_xid = " STAMP
+			 " WHERE txn_id = $1",
+			 2, p, NULL, err, errlen);
 }
 
 static int
@@ -140,10 +139,10 @@ set_exit(struct cdb *db, const struct texit *e, const char *state, const char *e
 	if (fee)
 		snprintf(sf, sizeof(sf), "%" PRId64, *fee);
 	return cdb_query(db,
-		 "UPDATE trip_exits SET state = $2, entry_txn = COALESCE($3::uuid, entry_txn),"
-		 " correct_fee_vnd = COALESCE($4::bigint, correct_fee_vnd),"
-		 " correction_id = COALESCE($5::bigint, correction_id) WHERE txn_id = $1",
-		 5, p, NULL, err, errlen);
+			 "UPDATE trip_exits SET state = $2, entry_txn = COALESCE($3::uuid, entry_txn),"
+			 " correct_fee_vnd = COALESCE($4::bigint, correct_fee_vnd),"
+			 " correction_id = COALESCE($5::bigint, correction_id) WHERE txn_id = $1",
+			 5, p, NULL, err, errlen);
 }
 
 /* The difference back to the account: a correction entry referring to
@@ -159,15 +158,16 @@ post_correction(struct cdb *db, const struct texit *e, const char *entry_txn, in
 	snprintf(sd, sizeof(sd), "%" PRId64, diff);
 	snprintf(sa, sizeof(sa), "%" PRId64, e->account);
 	const char *p[4] = {e->txn, entry_txn, sd, sa};
-	int rc = cdb_query(db,
-		   "WITH t AS (SELECT id, debit_account, credit_account FROM ledger_entries"
-		   "  WHERE kind = 'toll' AND txn_id = $1 AND debit_account = $4::bigint),"
-		   " c AS (INSERT INTO ledger_entries (kind, txn_id, reference, debit_account, credit_account,"
-		   "  amount_vnd, corrects)"
-		   "  SELECT 'correction', $1, 'closed-road exit: real entry ' || $2, t.credit_account, t.debit_account,"
-		   "  $3::bigint, t.id FROM t RETURNING id, debit_account, credit_account)"
-		   "SELECT id, debit_account, credit_account FROM c",
-		   4, p, &r, err, errlen);
+	int rc = cdb_query(
+		db,
+		"WITH t AS (SELECT id, debit_account, credit_account FROM ledger_entries"
+		"  WHERE kind = 'toll' AND txn_id = $1 AND debit_account = $4::bigint),"
+		" c AS (INSERT INTO ledger_entries (kind, txn_id, reference, debit_account, credit_account,"
+		"  amount_vnd, corrects)"
+		"  SELECT 'correction', $1, 'closed-road exit: real entry ' || $2, t.credit_account, t.debit_account,"
+		"  $3::bigint, t.id FROM t RETURNING id, debit_account, credit_account)"
+		"SELECT id, debit_account, credit_account FROM c",
+		4, p, &r, err, errlen);
 	if (rc != 0)
 		return rc;
 	if (PQntuples(r) != 1) {
@@ -182,29 +182,31 @@ post_correction(struct cdb *db, const struct texit *e, const char *entry_txn, in
 	/* the customer first, then the station: accounts locked in id order
 	 * (a revenue account's id is above every customer's) */
 	const char *pc[3] = {sa, sd, e->txn};
-	rc = cdb_query(db,
-	       "WITH o AS (SELECT id, status AS old_status FROM accounts WHERE id = $1::bigint FOR UPDATE),"
-	       " u AS (UPDATE accounts a SET balance_vnd = a.balance_vnd + $2::bigint,"
-	       "  status = CASE WHEN a.kind <> 'customer' THEN a.status"
-	       "   WHEN a.blocked_reason <> 0 OR a.balance_vnd + $2::bigint < 0 THEN 2"
-	       "   WHEN a.balance_vnd + $2::bigint < a.low_threshold_vnd THEN 1 ELSE 0 END,"
-	       "  list_xid = " STAMP " FROM o WHERE a.id = o.id RETURNING a.id, a.kind, a.status, a.balance_vnd, o.old_status),"
-	       " sn AS (INSERT INTO notifications (account_id, kind, status, balance_vnd)"
-	       "  SELECT id, 'status', status, balance_vnd FROM u WHERE kind = 'customer' AND status <> old_status)"
-	       "INSERT INTO notifications (account_id, kind, txn_id, amount_vnd, balance_vnd)"
-	       " SELECT id, 'correction', $3::uuid, $2::bigint, balance_vnd FROM u",
-	       3, pc, NULL, err, errlen);
+	rc = cdb_query(
+		db,
+		"WITH o AS (SELECT id, status AS old_status FROM accounts WHERE id = $1::bigint FOR UPDATE),"
+		" u AS (UPDATE accounts a SET balance_vnd = a.balance_vnd + $2::bigint,"
+		"  status = CASE WHEN a.kind <> 'customer' THEN a.status"
+		"   WHEN a.blocked_reason <> 0 OR a.balance_vnd + $2::bigint < 0 THEN 2"
+		"   WHEN a.balance_vnd + $2::bigint < a.low_threshold_vnd THEN 1 ELSE 0 END,"
+		"  list_xid = " STAMP
+		" FROM o WHERE a.id = o.id RETURNING a.id, a.kind, a.status, a.balance_vnd, o.old_status),"
+		" sn AS (INSERT INTO notifications (account_id, kind, status, balance_vnd)"
+		"  SELECT id, 'status', status, balance_vnd FROM u WHERE kind = 'customer' AND status <> old_status)"
+		"INSERT INTO notifications (account_id, kind, txn_id, amount_vnd, balance_vnd)"
+		" SELECT id, 'correction', $3::uuid, $2::bigint, balance_vnd FROM u",
+		3, pc, NULL, err, errlen);
 	if (rc != 0)
 		return rc;
 	const char *pr[2] = {rev, sd};
-	return cdb_query(db, "UPDATE accounts SET balance_vnd = balance_vnd - $2::bigint WHERE id = $1::bigint", 2, pr, NULL, err,
-		 errlen);
+	return cdb_query(db, "UPDATE accounts SET balance_vnd = balance_vnd - $2::bigint WHERE id = $1::bigint", 2, pr,
+			 NULL, err, errlen);
 }
 
 /* An exit charged the farthest-entry fee, and its real entry. */
 static int
-match(struct trips *t, struct cdb *db, const struct texit *e, const char *entry_txn, int64_t entry_station,
-      char *err, size_t errlen)
+match(struct trips *t, struct cdb *db, const struct texit *e, const char *entry_txn, int64_t entry_station, char *err,
+      size_t errlen)
 {
 	int64_t fee = 0;
 	int rc = t->tariff == NULL ? TOLL_ENOTFOUND
@@ -251,9 +253,9 @@ new_exits(struct trips *t, struct cdb *db, char *err, size_t errlen)
 {
 	PGresult *r;
 	char sx[24];
-	int rc = cdb_query(db,
-		   "SELECT " EXIT_COLUMNS " FROM trip_exits WHERE state = 'new' ORDER BY time_ms LIMIT " ROUND_ROWS, 0,
-		   NULL, &r, err, errlen);
+	int rc = cdb_query(
+		db, "SELECT " EXIT_COLUMNS " FROM trip_exits WHERE state = 'new' ORDER BY time_ms LIMIT " ROUND_ROWS, 0,
+		NULL, &r, err, errlen);
 	if (rc != 0)
 		return rc;
 	snprintf(sx, sizeof(sx), "%" PRId64, t->c.expiry_ms);
@@ -268,11 +270,12 @@ new_exits(struct trips *t, struct cdb *db, char *err, size_t errlen)
 			/* charged from the entry the lane knew: close it */
 			PGresult *r2;
 			const char *p[4] = {e.txn, e.epc, st, tm};
-			rc = cdb_query(db,
-			       "UPDATE trip_entries SET state = 2, exit_txn = $1, checked = true, list_xid = " STAMP
-			       " WHERE epc_hex = $2 AND station_id = $3::integer AND time_ms = $4::bigint"
-			       " AND state <> 2 RETURNING txn_id",
-			       4, p, &r2, err, errlen);
+			rc = cdb_query(
+				db,
+				"UPDATE trip_entries SET state = 2, exit_txn = $1, checked = true, list_xid = " STAMP
+				" WHERE epc_hex = $2 AND station_id = $3::integer AND time_ms = $4::bigint"
+				" AND state <> 2 RETURNING txn_id",
+				4, p, &r2, err, errlen);
 			if (rc != 0)
 				break;
 			char ent[40] = "";
@@ -288,11 +291,12 @@ new_exits(struct trips *t, struct cdb *db, char *err, size_t errlen)
 		char et[24];
 		snprintf(et, sizeof(et), "%" PRId64, e.time_ms);
 		const char *p[4] = {e.epc, nw, et, sx};
-		rc = cdb_query(db,
-		       "SELECT txn_id, station_id FROM trip_entries WHERE epc_hex = $1 AND network = $2::integer"
-		       " AND state = 1 AND time_ms <= $3::bigint AND time_ms >= $3::bigint - $4::bigint"
-		       " ORDER BY time_ms DESC LIMIT 1",
-		       4, p, &r2, err, errlen);
+		rc = cdb_query(
+			db,
+			"SELECT txn_id, station_id FROM trip_entries WHERE epc_hex = $1 AND network = $2::integer"
+			" AND state = 1 AND time_ms <= $3::bigint AND time_ms >= $3::bigint - $4::bigint"
+			" ORDER BY time_ms DESC LIMIT 1",
+			4, p, &r2, err, errlen);
 		if (rc != 0)
 			break;
 		if (PQntuples(r2) == 1) {
@@ -317,10 +321,11 @@ new_entries(struct trips *t, struct cdb *db, char *err, size_t errlen)
 {
 	PGresult *r;
 	char sx[24];
-	int rc = cdb_query(db,
-		   "SELECT txn_id, epc_hex, network, time_ms, station_id, state FROM trip_entries WHERE NOT checked"
-		   " ORDER BY time_ms LIMIT " ROUND_ROWS,
-		   0, NULL, &r, err, errlen);
+	int rc = cdb_query(
+		db,
+		"SELECT txn_id, epc_hex, network, time_ms, station_id, state FROM trip_entries WHERE NOT checked"
+		" ORDER BY time_ms LIMIT " ROUND_ROWS,
+		0, NULL, &r, err, errlen);
 	if (rc != 0)
 		return rc;
 	snprintf(sx, sizeof(sx), "%" PRId64, t->c.expiry_ms);
@@ -329,11 +334,12 @@ new_entries(struct trips *t, struct cdb *db, char *err, size_t errlen)
 		if (num(r, i, 5) == 1) {
 			PGresult *r2;
 			const char *p[4] = {PQgetvalue(r, i, 1), PQgetvalue(r, i, 2), PQgetvalue(r, i, 3), sx};
-			rc = cdb_query(db,
-			       "SELECT " EXIT_COLUMNS " FROM trip_exits WHERE state = 'waiting' AND epc_hex = $1"
-			       " AND network = $2::integer AND time_ms >= $3::bigint AND time_ms <= $3::bigint + $4::bigint"
-			       " ORDER BY time_ms LIMIT 1",
-			       4, p, &r2, err, errlen);
+			rc = cdb_query(
+				db,
+				"SELECT " EXIT_COLUMNS " FROM trip_exits WHERE state = 'waiting' AND epc_hex = $1"
+				" AND network = $2::integer AND time_ms >= $3::bigint AND time_ms <= $3::bigint + $4::bigint"
+				" ORDER BY time_ms LIMIT 1",
+				4, p, &r2, err, errlen);
 			if (rc != 0)
 				break;
 			if (PQntuples(r2) == 1) {
@@ -348,7 +354,8 @@ new_entries(struct trips *t, struct cdb *db, char *err, size_t errlen)
 			PQclear(r2);
 		}
 		const char *p1[1] = {ent};
-		rc = cdb_query(db, "UPDATE trip_entries SET checked = true WHERE txn_id = $1", 1, p1, NULL, err, errlen);
+		rc = cdb_query(db, "UPDATE trip_entries SET checked = true WHERE txn_id = $1", 1, p1, NULL, err,
+			       errlen);
 	}
 	PQclear(r);
 	return rc;
@@ -361,16 +368,17 @@ expire(struct trips *t, struct cdb *db, char *err, size_t errlen)
 	const char *p[1] = {lim};
 	snprintf(lim, sizeof(lim), "%" PRId64, toll_real_ms() - t->c.expiry_ms);
 	PGresult *r;
-	int rc = cdb_query(db, "UPDATE trip_entries SET state = 3, checked = true, list_xid = " STAMP
-		       " WHERE state = 1 AND time_ms < $1::bigint",
-		   1, p, &r, err, errlen);
+	int rc = cdb_query(db,
+			   "UPDATE trip_entries SET state = 3, checked = true, list_xid = " STAMP
+			   " WHERE state = 1 AND time_ms < $1::bigint",
+			   1, p, &r, err, errlen);
 	if (rc != 0)
 		return rc;
 	uint64_t n = strtoull(PQcmdTuples(r), NULL, 10);
 	PQclear(r);
 	bump(t, &t->st.entries_expired, n);
-	rc = cdb_query(db, "UPDATE trip_exits SET state = 'unmatched' WHERE state = 'waiting' AND time_ms < $1::bigint", 1, p,
-	       &r, err, errlen);
+	rc = cdb_query(db, "UPDATE trip_exits SET state = 'unmatched' WHERE state = 'waiting' AND time_ms < $1::bigint",
+		       1, p, &r, err, errlen);
 	if (rc != 0)
 		return rc;
 	n = strtoull(PQcmdTuples(r), NULL, 10);

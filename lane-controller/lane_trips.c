@@ -19,7 +19,7 @@
 
 #define REC_BYTES 47
 #define HDR_BYTES 16
-#define SKEW_MS 60000 /* an entry up to a minute "in the future": plaza clocks */
+#define SKEW_MS   60000 /* an entry up to a minute "in the future": plaza clocks */
 
 struct trip {
 	uint16_t bits; /* 0: empty slot */
@@ -202,7 +202,8 @@ lane_trips_prune(struct lane_trips *t, int64_t now_ms, int64_t max_age_ms)
 	pthread_mutex_lock(&t->mu);
 	size_t keep = 0;
 	for (size_t i = 0; i < t->cap; i++)
-		keep += t->v[i].bits != 0 && t->v[i].state == TOLL_TSL_ENTRY_OPEN && t->v[i].time_ms >= now_ms - max_age_ms;
+		keep += t->v[i].bits != 0 && t->v[i].state == TOLL_TSL_ENTRY_OPEN &&
+			t->v[i].time_ms >= now_ms - max_age_ms;
 	size_t cap = 1024;
 	while (keep * 10 > cap * 7)
 		cap *= 2;
@@ -417,8 +418,9 @@ lane_trips_load_mem(struct lane_trips *t, const uint8_t *b, size_t len, char *er
 		(void)toll_rd_u8(&rd, &state);
 		if (bits >= 1 && bits <= 256)
 			key_of(epc, bits, key);
-		if (bits < 1 || bits > 256 || memcmp(key, epc, 32) != 0 || station < 1 || station > TOLL_TSL_STATION_MAX ||
-		    (int64_t)tm <= 0 || state < TOLL_TSL_ENTRY_OPEN || state > TOLL_TSL_ENTRY_EXPIRED) {
+		if (bits < 1 || bits > 256 || memcmp(key, epc, 32) != 0 || station < 1 ||
+		    station > TOLL_TSL_STATION_MAX || (int64_t)tm <= 0 || state < TOLL_TSL_ENTRY_OPEN ||
+		    state > TOLL_TSL_ENTRY_EXPIRED) {
 			snprintf(err, errlen, "record %u out of range", i);
 			rc = TOLL_ECORRUPT;
 			break;
