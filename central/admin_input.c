@@ -1,5 +1,6 @@
 /* admin_input.c: see admin_input.h. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "admin_input.h"
@@ -290,6 +291,45 @@ admin_check_time(const char *what, const char *s, char *err, size_t errlen)
 		return toll_errf(err, errlen, TOLL_EINVAL,
 				 "%s '%s': want an ISO 8601 time with its zone, as 2026-01-01T00:00:00+07:00 or "
 				 "2026-01-01T00:00:00Z",
+				 what, echo(s, e, sizeof(e)));
+	return 0;
+}
+
+/* YYYY-MM-DD, a day of the calendar from 2000 on (the passes table's
+ * bound); out gets it as given. */
+int
+admin_parse_day(const char *what, const char *s, char out[11], char *err, size_t errlen)
+{
+	static const int mdays[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+	int ok = strlen(s) == 10 && s[4] == '-' && s[7] == '-';
+	for (int i = 0; ok && i < 10; i++)
+		ok = i == 4 || i == 7 || (s[i] >= '0' && s[i] <= '9');
+	if (!ok)
+		return toll_errf(err, errlen, TOLL_EINVAL, "%s '%.40s': want a day as YYYY-MM-DD", what, s);
+	int y = atoi(s), m = atoi(s + 5), d = atoi(s + 8);
+	int leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+	if (y < 2000 || y > 9998)
+		return toll_errf(err, errlen, TOLL_ERANGE, "%s '%s': want a year from 2000 to 9998", what, s);
+	if (m < 1 || m > 12 || d < 1 || d > mdays[m - 1] + (m == 2 && leap))
+		return toll_errf(err, errlen, TOLL_EINVAL, "%s '%s': no such day", what, s);
+	memcpy(out, s, 11);
+	return 0;
+}
+
+int
+admin_check_zone_name(const char *what, const char *s, char *err, size_t errlen)
+{
+	char e[ECHO_MAX + 8];
+	size_t n = strlen(s);
+	int ok = n >= 1 && n <= ADMIN_ZONE_NAME_MAX;
+
+	for (size_t i = 0; ok && i < n; i++) {
+		char c = s[i];
+		ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '/' || c == '_' ||
+		     c == '-' || c == '+';
+	}
+	if (!ok)
+		return toll_errf(err, errlen, TOLL_EINVAL, "%s '%s': want a time zone name such as Asia/Ho_Chi_Minh",
 				 what, echo(s, e, sizeof(e)));
 	return 0;
 }

@@ -16,6 +16,7 @@
 #define ADMIN_PUBKEY_HEX 64	 /* Ed25519 public key */
 #define ADMIN_KEYID_HEX 8	 /* first 4 bytes of SHA-256 of the public key */
 #define ADMIN_TIME_MAX 40	 /* bytes in an ISO 8601 time */
+#define ADMIN_ZONE_NAME_MAX 64	 /* bytes in a time zone name */
 
 /* Plain decimal digits (no sign, no blanks, no separators), min..max. */
 int admin_parse_u64(const char *what, const char *s, uint64_t min, uint64_t max, uint64_t *out,
@@ -43,5 +44,12 @@ int admin_check_lines(const char *what, const char *s, size_t len, char *err, si
  * are checked here; the day of the month against the calendar by the
  * database. */
 int admin_check_time(const char *what, const char *s, char *err, size_t errlen);
+/* YYYY-MM-DD, a day of the calendar from 2000 to 9998; out gets it as
+ * given. */
+int admin_parse_day(const char *what, const char *s, char out[11], char *err, size_t errlen);
+/* A time zone name as the tz database spells them (Asia/Ho_Chi_Minh,
+ * UTC, Etc/GMT+7): letters, digits, / _ - +, 1-64 bytes.  Whether the
+ * database knows it is asked there. */
+int admin_check_zone_name(const char *what, const char *s, char *err, size_t errlen);
 
 #endif

@@ -1,6 +1,9 @@
 /* admin_main.c: toll-admin, the operators' command line for the central
- * database (accounts, vehicles, tags, stations, lanes and their keys,
- * passes, low-balance thresholds per class, tariffs).
+ * database: the command line, and the registry (accounts, vehicles, tags,
+ * stations, lanes and their keys, passes, low-balance thresholds per
+ * class, tariffs).  Partners and their daily files: admin_partner.c;
+ * statements, corrections, exports: admin_ledger.c; the lanes' journals
+ * against central: admin_recon.c (admin.h joins them).
  *
  *   toll-admin [--db CONNINFO] [--role ROLE] [--csv] COMMAND ...
  *
@@ -8,9 +11,11 @@
  * the command's usage); every command is one database transaction, run as
  * the application role (SET ROLE toll_app by default), so the tool can do
  * only what central/sql grants toll-central; statements take text
- * parameters, never text pasted into SQL.  What a command created or
- * changed is printed once the transaction has committed; refusals and
- * failures go to stderr as "toll-admin: ..." with exit 1.
+ * parameters, never text pasted into SQL (export's COPY takes none: its
+ * days are checked digits).  What a command created or changed is printed
+ * once the transaction has committed (an export streams as it reads);
+ * refusals and failures go to stderr as "toll-admin: ..." with exit 1, as
+ * does a reconciliation that finds a difference.
  *
  * Every change the lanes must hear about (a new tag or account, a block or
  * unblock, a pass made or revoked, a status changed by a threshold) stamps
@@ -24,8 +29,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "admin_input.h"
-#include "admin_table.h"
+#include "admin.h"
 #include "cdb.h"
 #include "crypto.h"
 #include "err.h"
@@ -34,157 +38,30 @@
  * central never hands the lanes a table they would refuse. */
 #include "../lane-controller/lane_tariff.h"
 
-#define CUSTOMER_ID_MAX 4294967295ULL /* the lane keeps 32 bits of a customer id */
-#define ID_MAX 9223372036854775807ULL	/* bigint */
-#define INT_ID_MAX 2147483647ULL	/* integer: station and network ids */
-#define LANE_ID_MAX 65535ULL
+#define CUSTOMER_ID_MAX ADMIN_CUSTOMER_ID_MAX
+#define ID_MAX ADMIN_ID_MAX
+#define INT_ID_MAX ADMIN_INT_ID_MAX
+#define LANE_ID_MAX ADMIN_LANE_ID_MAX
 #define REVENUE_ACCOUNT_BASE 1000000000000ULL /* + station id */
 #define CUSTOMER_LOW_THRESHOLD_VND 100000 /* accounts.low_threshold_vnd's default */
 #define THRESHOLD_MAX_VND 1000000000000ULL
-#define STATEMENT_LIMIT_DEFAULT 1000
-#define STATEMENT_LIMIT_MAX 1000000
 #define LANE_LIST_MAX 100000
 #define PASS_LIST_MAX 100000
 #define TARIFF_FILE_MAX LANE_TARIFF_FILE_MAX
 #define DEFAULT_ROLE "toll_app"
-#define MONEY_CELL (ADMIN_MONEY_LEN + 1) /* with a sign */
-#define OPTS_MAX 4
-#define POS_MAX 3
-
-/* UTC, to the second, whatever the session's TimeZone */
-#define TS(col) "to_char((" col ") AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
-
-struct admin {
-	struct cdb *db;
-	int csv;
-	FILE *out; /* what the command prints, shown once it committed */
-	char err[1024];
-};
-
-/* One command's arguments, checked. */
-struct req {
-	uint64_t account, vehicle, station, lane, network, limit, threshold;
-	unsigned vclass, reason;
-	int has_network, has_tid, exempt, free_flow;
-	const char *kind, *name, *plate, *role, *file, *note, *valid_from, *valid_to;
-	/* pass add: YYYY-MM-DD, checked against the calendar; to: "" when not given */
-	char from_day[11], to_day[11];
-	uint64_t pass;
-	int has_vehicle;
-	char epc[ADMIN_EPC_HEX_MAX + 1], tid[ADMIN_TID_HEX + 1], keyid[ADMIN_KEYID_HEX + 1];
-	uint8_t pub[32];
-	/* tariff load: the file, read and checked before connecting */
-	char *body;
-	size_t body_len;
-	uint64_t tariff_version;
-};
+#define OPTS_MAX 8
 
 struct command {
 	const char *words; /* "lane key add" */
 	const char *args;  /* the rest of its usage line */
-	int npos;
+	int npos;	   /* positional arguments wanted */
+	int npos_max;	   /* at most (0: exactly npos) */
 	const char *opts[OPTS_MAX + 1]; /* "--name=" takes a value, "--exempt" does not */
-	/* 0, or the exit status (2: bad arguments, 1: refused) with err set */
-	int (*parse)(struct req *r, char **pos, char **opt, char *err, size_t errlen);
-	int (*run)(struct admin *a, const struct req *r);
+	admin_parse_fn *parse;
+	admin_run_fn *run;
 	int read_only;
+	int streams; /* prints as it goes, to stdout (read-only commands only) */
 };
-
-static void fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-static void
-fail(const char *fmt, ...)
-{
-	char msg[2048];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	fprintf(stderr, "toll-admin: %s\n", msg);
-}
-
-/* ---- the database ----------------------------------------------------- */
-
-/* libpq's "SQLSTATE: ERROR:  text\nDETAIL: ..." on one line, without the
- * "ERROR:  " */
-static void
-tidy_err(char *s)
-{
-	char *p;
-
-	if ((p = strstr(s, "ERROR:  ")) != NULL)
-		memmove(p, p + 8, strlen(p + 8) + 1);
-	for (p = s; *p; p++)
-		if (*p == '\n')
-			*p = ';';
-}
-
-/* A statement with text parameters; *res (may be NULL) for the caller to
- * PQclear.  On failure a->err holds the reason. */
-static int
-sql(struct admin *a, PGresult **res, const char *query, int n, const char *const *params)
-{
-	int rc = cdb_query(a->db, query, n, params, res, a->err, sizeof(a->err));
-
-	if (rc != 0)
-		tidy_err(a->err);
-	return rc;
-}
-
-static int db_fail(struct admin *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-/* "toll-admin: could not ...: the database's reason"; returns 1 */
-static int
-db_fail(struct admin *a, const char *fmt, ...)
-{
-	char msg[1024];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	fail("%s: %s", msg, a->err);
-	return 1;
-}
-
-static const char *
-val(const PGresult *res, int row, int col)
-{
-	return PQgetvalue(res, row, col); /* "" for NULL */
-}
-
-struct num {
-	char s[24];
-};
-
-static struct num
-num(uint64_t v)
-{
-	struct num n;
-	snprintf(n.s, sizeof(n.s), "%" PRIu64, v);
-	return n;
-}
-
-/* Money from the database's text, for people or CSV; text that is not an
- * int64 (a numeric sum) is shown as it is. */
-static const char *
-money(const struct admin *a, const char *text, char buf[MONEY_CELL], int sign)
-{
-	char *end;
-	long long v;
-
-	errno = 0;
-	v = strtoll(text, &end, 10);
-	if (errno != 0 || end == text || *end != 0) {
-		snprintf(buf, MONEY_CELL, "%s", text);
-		return buf;
-	}
-	char m[ADMIN_MONEY_LEN];
-	admin_money(v, a->csv, m);
-	snprintf(buf, MONEY_CELL, "%s%s", sign && v > 0 && !a->csv ? "+" : "", m);
-	return buf;
-}
 
 static const char *
 status_name(const char *code)
@@ -218,28 +95,6 @@ yes_no(const char *pg_bool)
 	return strcmp(pg_bool, "t") == 0 ? "yes" : strcmp(pg_bool, "f") == 0 ? "no" : "";
 }
 
-static int
-table_new(unsigned ncols, const char *const *names, const char *align, struct admin_table **t)
-{
-	if (admin_table_new(ncols, names, align, t) != 0) {
-		fail("out of memory");
-		return 1;
-	}
-	return 0;
-}
-
-static int
-table_add(struct admin_table *t, const char *const *cells)
-{
-	int rc = admin_table_add(t, cells);
-
-	if (rc != 0) {
-		fail("could not add a row to the output: %s", toll_strerror(rc));
-		return 1;
-	}
-	return 0;
-}
-
 /* ---- accounts ---------------------------------------------------------- */
 
 #define ACCOUNT_COLS                                                                           \
@@ -253,34 +108,34 @@ print_account(struct admin *a, uint64_t id)
 	static const char *const names[] = {"id",		 "kind",	   "name",	   "balance_vnd",
 					    "status",		 "low_threshold_vnd", "blocked_reason", "list_xid",
 					    "created_at"};
-	struct num n = num(id);
+	struct admin_num n = admin_num(id);
 	const char *p[1] = {n.s};
 	PGresult *res;
 	struct admin_table *t;
-	char bal[MONEY_CELL], thr[MONEY_CELL], rsn[32];
+	char bal[ADMIN_MONEY_CELL], thr[ADMIN_MONEY_CELL], rsn[32];
 	int rc;
 
-	if (sql(a, &res, "SELECT " ACCOUNT_COLS " FROM accounts WHERE id = $1", 1, p) != 0)
-		return db_fail(a, "could not read account %s", n.s);
+	if (admin_sql(a, &res, "SELECT " ACCOUNT_COLS " FROM accounts WHERE id = $1", 1, p) != 0)
+		return admin_db_fail(a, "could not read account %s", n.s);
 	if (PQntuples(res) != 1) {
 		PQclear(res);
-		fail("no account %s", n.s);
+		admin_fail("no account %s", n.s);
 		return 1;
 	}
-	if (table_new(9, names, "rllrlrlrl", &t) != 0) {
+	if (admin_out_new(9, names, "rllrlrlrl", &t) != 0) {
 		PQclear(res);
 		return 1;
 	}
-	const char *cells[9] = {val(res, 0, 0),
-				val(res, 0, 1),
-				val(res, 0, 2),
-				money(a, val(res, 0, 3), bal, 0),
-				status_name(val(res, 0, 4)),
-				money(a, val(res, 0, 5), thr, 0),
-				reason_cell(a, val(res, 0, 6), rsn, sizeof(rsn)),
-				val(res, 0, 7),
-				val(res, 0, 8)};
-	rc = table_add(t, cells);
+	const char *cells[9] = {admin_val(res, 0, 0),
+				admin_val(res, 0, 1),
+				admin_val(res, 0, 2),
+				admin_money_text(a, admin_val(res, 0, 3), bal, 0),
+				status_name(admin_val(res, 0, 4)),
+				admin_money_text(a, admin_val(res, 0, 5), thr, 0),
+				reason_cell(a, admin_val(res, 0, 6), rsn, sizeof(rsn)),
+				admin_val(res, 0, 7),
+				admin_val(res, 0, 8)};
+	rc = admin_out_add(t, cells);
 	if (rc == 0)
 		admin_table_print(t, a->csv, a->out);
 	admin_table_free(t);
@@ -315,22 +170,22 @@ parse_account_add(struct req *r, char **pos, char **opt, char *err, size_t errle
 static int
 run_account_add(struct admin *a, const struct req *r)
 {
-	struct num id = num(r->account), thr = num(r->threshold);
+	struct admin_num id = admin_num(r->account), thr = admin_num(r->threshold);
 	/* a new customer account's balance is 0: low when below its threshold */
 	const char *status = strcmp(r->kind, "customer") == 0 && r->threshold > 0 ? "1" : "0";
 	const char *p[5] = {id.s, r->kind, r->name, thr.s, status};
 	PGresult *res;
 
-	if (sql(a, &res,
+	if (admin_sql(a, &res,
 		"INSERT INTO accounts (id, kind, name, low_threshold_vnd, own_low_threshold_vnd, status, list_xid)"
 		" VALUES ($1, $2, $3, $4, $4, $5, pg_current_xact_id()::text::bigint)"
 		" ON CONFLICT (id) DO NOTHING RETURNING id",
 		5, p) != 0)
-		return db_fail(a, "could not add account %s", id.s);
+		return admin_db_fail(a, "could not add account %s", id.s);
 	int added = PQntuples(res) == 1;
 	PQclear(res);
 	if (!added) {
-		fail("account %s already exists", id.s);
+		admin_fail("account %s already exists", id.s);
 		return 1;
 	}
 	return print_account(a, r->account);
@@ -350,102 +205,6 @@ run_account_show(struct admin *a, const struct req *r)
 }
 
 static int
-parse_account_statement(struct req *r, char **pos, char **opt, char *err, size_t errlen)
-{
-	if (parse_account_id(r, pos, opt, err, errlen) != 0)
-		return 2;
-	r->limit = STATEMENT_LIMIT_DEFAULT;
-	if (opt[0] != NULL &&
-	    admin_parse_u64("--limit", opt[0], 1, STATEMENT_LIMIT_MAX, &r->limit, err, errlen) != 0)
-		return 2;
-	return 0;
-}
-
-/* The entries touching the account, newest first, and its balance checked
- * against all of them.  The transaction is REPEATABLE READ: one snapshot,
- * in which a posting's entries and its balance move are both or neither. */
-static int
-run_account_statement(struct admin *a, const struct req *r)
-{
-	static const char *const names[] = {"id",	      "time",	    "kind",		"debit_account",
-					    "credit_account", "amount_vnd", "txn_or_reference"};
-	struct num id = num(r->account), lim = num(r->limit);
-	const char *p[2] = {id.s, lim.s};
-	PGresult *sum = NULL, *res = NULL;
-	struct admin_table *t = NULL;
-	char m1[MONEY_CELL], m2[MONEY_CELL], m3[MONEY_CELL];
-	int rc = 1;
-
-	if (sql(a, &sum,
-		"SELECT a.kind, a.name, a.balance_vnd, s.total, a.balance_vnd = s.total,"
-		" s.entries, a.balance_vnd - s.total, " TS("now()") " FROM accounts a,"
-		" LATERAL (SELECT (SELECT COALESCE(sum(amount_vnd), 0) FROM ledger_entries"
-		"                  WHERE credit_account = a.id)"
-		"               - (SELECT COALESCE(sum(amount_vnd), 0) FROM ledger_entries"
-		"                  WHERE debit_account = a.id) AS total,"
-		"                 (SELECT count(*) FROM ledger_entries WHERE credit_account = a.id)"
-		"               + (SELECT count(*) FROM ledger_entries WHERE debit_account = a.id) AS entries) s"
-		" WHERE a.id = $1",
-		1, p) != 0)
-		return db_fail(a, "could not read account %s", id.s);
-	if (PQntuples(sum) != 1) {
-		fail("no account %s", id.s);
-		goto out;
-	}
-	/* newest first; each half walks its (account, id) index */
-	if (sql(a, &res,
-		"SELECT id, " TS("created_at") ", kind, debit_account, credit_account,"
-		" CASE WHEN credit_account = $1 THEN amount_vnd ELSE -amount_vnd END,"
-		" COALESCE(txn_id::text, reference) FROM ("
-		"  (SELECT * FROM ledger_entries WHERE credit_account = $1 ORDER BY id DESC LIMIT $2)"
-		"  UNION ALL"
-		"  (SELECT * FROM ledger_entries WHERE debit_account = $1 ORDER BY id DESC LIMIT $2)) e"
-		" ORDER BY id DESC LIMIT $2",
-		2, p) != 0) {
-		db_fail(a, "could not read the ledger entries of account %s", id.s);
-		goto out;
-	}
-	if (table_new(7, names, "rllrrrl", &t) != 0)
-		goto out;
-	for (int i = 0; i < PQntuples(res); i++) {
-		const char *cells[7] = {val(res, i, 0), val(res, i, 1), val(res, i, 2), val(res, i, 3),
-					val(res, i, 4), money(a, val(res, i, 5), m1, 1), val(res, i, 6)};
-		if (table_add(t, cells) != 0)
-			goto out;
-	}
-	if (a->csv) {
-		/* the closing balance as the last row */
-		const char *cells[7] = {"", val(sum, 0, 7), "balance", "", "", money(a, val(sum, 0, 2), m1, 0), ""};
-		if (table_add(t, cells) != 0)
-			goto out;
-		admin_table_print(t, 1, a->out);
-	} else {
-		fprintf(a->out, "account %s (%s)%s%s\n", id.s, val(sum, 0, 0), val(sum, 0, 1)[0] ? " " : "",
-			val(sum, 0, 1));
-		admin_table_print(t, 0, a->out);
-		if ((size_t)PQntuples(res) < strtoull(val(sum, 0, 5), NULL, 10))
-			fprintf(a->out, "(the newest %d of %s entries: --limit N for more)\n", PQntuples(res),
-				val(sum, 0, 5));
-		fprintf(a->out, "balance %s VND at %s, the sum of its %s ledger entries%s\n",
-			money(a, val(sum, 0, 2), m1, 0), val(sum, 0, 7), val(sum, 0, 5),
-			strcmp(val(sum, 0, 4), "t") == 0 ? ": checked" : "");
-	}
-	if (strcmp(val(sum, 0, 4), "t") != 0) {
-		fail("account %s: balance %s VND differs from the sum of its %s ledger entries, %s VND "
-		     "(by %s VND): the cached balance and the ledger disagree",
-		     id.s, money(a, val(sum, 0, 2), m1, 0), val(sum, 0, 5), money(a, val(sum, 0, 3), m2, 0),
-		     money(a, val(sum, 0, 6), m3, 0));
-		goto out;
-	}
-	rc = 0;
-out:
-	admin_table_free(t);
-	PQclear(res);
-	PQclear(sum);
-	return rc;
-}
-
-static int
 parse_account_block(struct req *r, char **pos, char **opt, char *err, size_t errlen)
 {
 	if (parse_account_id(r, pos, opt, err, errlen) != 0)
@@ -459,53 +218,53 @@ parse_account_block(struct req *r, char **pos, char **opt, char *err, size_t err
 static int
 set_account_block(struct admin *a, uint64_t account, unsigned reason)
 {
-	struct num id = num(account);
+	struct admin_num id = admin_num(account);
 	char rs[8];
 	PGresult *res;
 
 	snprintf(rs, sizeof(rs), "%u", reason);
 	const char *p[2] = {id.s, rs};
-	if (sql(a, &res, "SELECT kind, blocked_reason, status FROM accounts WHERE id = $1 FOR UPDATE", 1, p) !=
+	if (admin_sql(a, &res, "SELECT kind, blocked_reason, status FROM accounts WHERE id = $1 FOR UPDATE", 1, p) !=
 	    0)
-		return db_fail(a, "could not read account %s", id.s);
+		return admin_db_fail(a, "could not read account %s", id.s);
 	if (PQntuples(res) != 1) {
 		PQclear(res);
-		fail("no account %s", id.s);
+		admin_fail("no account %s", id.s);
 		return 1;
 	}
-	if (strcmp(val(res, 0, 0), "customer") != 0) {
-		fail("account %s is a %s account: only customer accounts are blocked", id.s, val(res, 0, 0));
+	if (strcmp(admin_val(res, 0, 0), "customer") != 0) {
+		admin_fail("account %s is a %s account: only customer accounts are blocked", id.s, admin_val(res, 0, 0));
 		PQclear(res);
 		return 1;
 	}
-	int same = strcmp(val(res, 0, 1), rs) == 0;
+	int same = strcmp(admin_val(res, 0, 1), rs) == 0;
 	char old_status[8];
-	snprintf(old_status, sizeof(old_status), "%s", val(res, 0, 2));
+	snprintf(old_status, sizeof(old_status), "%s", admin_val(res, 0, 2));
 	PQclear(res);
 	if (same) {
 		if (reason == 0)
-			fail("note: account %s was not blocked: nothing changed", id.s);
+			admin_fail("note: account %s was not blocked: nothing changed", id.s);
 		else
-			fail("note: account %s was already blocked with reason %s: nothing changed", id.s, rs);
+			admin_fail("note: account %s was already blocked with reason %s: nothing changed", id.s, rs);
 		return print_account(a, account);
 	}
-	if (sql(a, &res,
+	if (admin_sql(a, &res,
 		"UPDATE accounts SET blocked_reason = $2,"
 		" status = CASE WHEN $2::smallint > 0 THEN 2 WHEN balance_vnd < 0 THEN 2"
 		"          WHEN balance_vnd < low_threshold_vnd THEN 1 ELSE 0 END,"
 		" list_xid = pg_current_xact_id()::text::bigint"
 		" WHERE id = $1 RETURNING status, balance_vnd",
 		2, p) != 0)
-		return db_fail(a, "could not %s account %s", reason ? "block" : "unblock", id.s);
-	if (strcmp(val(res, 0, 0), old_status) != 0) {
-		const char *q[3] = {id.s, val(res, 0, 1), val(res, 0, 0)};
+		return admin_db_fail(a, "could not %s account %s", reason ? "block" : "unblock", id.s);
+	if (strcmp(admin_val(res, 0, 0), old_status) != 0) {
+		const char *q[3] = {id.s, admin_val(res, 0, 1), admin_val(res, 0, 0)};
 		PGresult *ins;
-		if (sql(a, &ins,
+		if (admin_sql(a, &ins,
 			"INSERT INTO notifications (account_id, kind, balance_vnd, status)"
 			" VALUES ($1, 'status', $2, $3)",
 			3, q) != 0) {
 			PQclear(res);
-			return db_fail(a, "could not queue the status notification of account %s", id.s);
+			return admin_db_fail(a, "could not queue the status notification of account %s", id.s);
 		}
 		PQclear(ins);
 	}
@@ -537,14 +296,14 @@ account_kind_locked(struct admin *a, const char *id, char *kind, size_t len)
 	const char *p[1] = {id};
 	PGresult *res;
 
-	if (sql(a, &res, "SELECT kind FROM accounts WHERE id = $1 FOR NO KEY UPDATE", 1, p) != 0)
-		return db_fail(a, "could not read account %s", id);
+	if (admin_sql(a, &res, "SELECT kind FROM accounts WHERE id = $1 FOR NO KEY UPDATE", 1, p) != 0)
+		return admin_db_fail(a, "could not read account %s", id);
 	if (PQntuples(res) != 1) {
 		PQclear(res);
-		fail("no account %s", id);
+		admin_fail("no account %s", id);
 		return 1;
 	}
-	snprintf(kind, len, "%s", val(res, 0, 0));
+	snprintf(kind, len, "%s", admin_val(res, 0, 0));
 	PQclear(res);
 	return 0;
 }
@@ -587,10 +346,10 @@ rethreshold(struct admin *a, const char *target, const char *param, uint64_t cou
 		 "  SELECT u.id, 'status', u.status, u.balance_vnd FROM u WHERE u.changed RETURNING 1)"
 		 "SELECT (SELECT count(*) FROM x), (SELECT count(*) FROM u), (SELECT count(*) FROM sn)",
 		 target);
-	if (sql(a, &res, q, 1, p) != 0)
-		return db_fail(a, "could not set the low-balance thresholds again");
+	if (admin_sql(a, &res, q, 1, p) != 0)
+		return admin_db_fail(a, "could not set the low-balance thresholds again");
 	for (int i = 0; i < 3; i++)
-		counts[i] = strtoull(val(res, 0, i), NULL, 10);
+		counts[i] = strtoull(admin_val(res, 0, i), NULL, 10);
 	PQclear(res);
 	return 0;
 }
@@ -615,8 +374,8 @@ static int
 run_vehicle_add(struct admin *a, const struct req *r)
 {
 	static const char *const names[] = {"id", "account_id", "class", "plate", "created_at"};
-	struct num id = num(r->account);
-	char cls[4], kind[16], thr[MONEY_CELL];
+	struct admin_num id = admin_num(r->account);
+	char cls[4], kind[16], thr[ADMIN_MONEY_CELL];
 	PGresult *res;
 	struct admin_table *t;
 	uint64_t counts[3];
@@ -625,41 +384,41 @@ run_vehicle_add(struct admin *a, const struct req *r)
 	if (account_kind_locked(a, id.s, kind, sizeof(kind)) != 0)
 		return 1;
 	if (strcmp(kind, "customer") != 0) {
-		fail("account %s is a %s account: vehicles belong to customer accounts", id.s, kind);
+		admin_fail("account %s is a %s account: vehicles belong to customer accounts", id.s, kind);
 		return 1;
 	}
 	snprintf(cls, sizeof(cls), "%u", r->vclass);
 	const char *p[3] = {id.s, cls, r->plate};
 	/* a threshold set (which locks the table) finishes first, or waits
 	 * for this one: either way the account gets the class's threshold */
-	if (sql(a, &res, "SELECT 1 FROM class_thresholds WHERE vclass = $1 FOR SHARE", 1, p + 1) != 0)
-		return db_fail(a, "could not read the threshold of class %s", cls);
+	if (admin_sql(a, &res, "SELECT 1 FROM class_thresholds WHERE vclass = $1 FOR SHARE", 1, p + 1) != 0)
+		return admin_db_fail(a, "could not read the threshold of class %s", cls);
 	PQclear(res);
-	if (sql(a, &res,
+	if (admin_sql(a, &res,
 		"INSERT INTO vehicles (account_id, vclass, plate) VALUES ($1, $2, $3)"
 		" RETURNING id, account_id, vclass, plate, " TS("created_at"),
 		3, p) != 0)
-		return db_fail(a, "could not add the vehicle");
+		return admin_db_fail(a, "could not add the vehicle");
 	if (rethreshold(a, "SELECT $1::bigint", id.s, counts) != 0) {
 		PQclear(res);
 		return 1;
 	}
 	if (counts[1] > 0) {
 		PGresult *acc;
-		if (sql(a, &acc, "SELECT low_threshold_vnd, status FROM accounts WHERE id = $1", 1, p) != 0) {
+		if (admin_sql(a, &acc, "SELECT low_threshold_vnd, status FROM accounts WHERE id = $1", 1, p) != 0) {
 			PQclear(res);
-			return db_fail(a, "could not read account %s", id.s);
+			return admin_db_fail(a, "could not read account %s", id.s);
 		}
-		fail("note: account %s's low-balance threshold is now %s VND (class %s); status %s", id.s,
-		     money(a, val(acc, 0, 0), thr, 0), cls, status_name(val(acc, 0, 1)));
+		admin_fail("note: account %s's low-balance threshold is now %s VND (class %s); status %s", id.s,
+		     admin_money_text(a, admin_val(acc, 0, 0), thr, 0), cls, status_name(admin_val(acc, 0, 1)));
 		PQclear(acc);
 	}
-	if (table_new(5, names, "rrrll", &t) != 0) {
+	if (admin_out_new(5, names, "rrrll", &t) != 0) {
 		PQclear(res);
 		return 1;
 	}
-	const char *cells[5] = {val(res, 0, 0), val(res, 0, 1), val(res, 0, 2), val(res, 0, 3), val(res, 0, 4)};
-	rc = table_add(t, cells);
+	const char *cells[5] = {admin_val(res, 0, 0), admin_val(res, 0, 1), admin_val(res, 0, 2), admin_val(res, 0, 3), admin_val(res, 0, 4)};
+	rc = admin_out_add(t, cells);
 	if (rc == 0)
 		admin_table_print(t, a->csv, a->out);
 	admin_table_free(t);
@@ -678,27 +437,27 @@ print_tag(struct admin *a, const char *epc)
 	char rsn[32];
 	int rc;
 
-	if (sql(a, &res,
+	if (admin_sql(a, &res,
 		"SELECT t.epc_hex, encode(t.tid, 'hex'), t.vehicle_id, v.account_id, v.plate, t.status,"
 		" t.reason, t.exempt, t.list_xid FROM tags t JOIN vehicles v ON v.id = t.vehicle_id"
 		" WHERE t.epc_hex = $1",
 		1, p) != 0)
-		return db_fail(a, "could not read tag %s", epc);
+		return admin_db_fail(a, "could not read tag %s", epc);
 	if (PQntuples(res) != 1) {
 		PQclear(res);
-		fail("no tag %s", epc);
+		admin_fail("no tag %s", epc);
 		return 1;
 	}
-	if (table_new(9, names, "llrrllllr", &t) != 0) {
+	if (admin_out_new(9, names, "llrrllllr", &t) != 0) {
 		PQclear(res);
 		return 1;
 	}
-	const char *cells[9] = {val(res, 0, 0),	     val(res, 0, 1),
-				val(res, 0, 2),	     val(res, 0, 3),
-				val(res, 0, 4),	     status_name(val(res, 0, 5)),
-				reason_cell(a, val(res, 0, 6), rsn, sizeof(rsn)), yes_no(val(res, 0, 7)),
-				val(res, 0, 8)};
-	rc = table_add(t, cells);
+	const char *cells[9] = {admin_val(res, 0, 0),	     admin_val(res, 0, 1),
+				admin_val(res, 0, 2),	     admin_val(res, 0, 3),
+				admin_val(res, 0, 4),	     status_name(admin_val(res, 0, 5)),
+				reason_cell(a, admin_val(res, 0, 6), rsn, sizeof(rsn)), yes_no(admin_val(res, 0, 7)),
+				admin_val(res, 0, 8)};
+	rc = admin_out_add(t, cells);
 	if (rc == 0)
 		admin_table_print(t, a->csv, a->out);
 	admin_table_free(t);
@@ -730,32 +489,32 @@ parse_tag_add(struct req *r, char **pos, char **opt, char *err, size_t errlen)
 static int
 run_tag_add(struct admin *a, const struct req *r)
 {
-	struct num veh = num(r->vehicle);
+	struct admin_num veh = admin_num(r->vehicle);
 	char tid[2 + ADMIN_TID_HEX + 1];
 	PGresult *res;
 	const char *p[4] = {r->epc, r->has_tid ? tid : NULL, veh.s, r->exempt ? "true" : "false"};
 
 	snprintf(tid, sizeof(tid), "\\x%s", r->tid);
-	if (sql(a, &res, "SELECT 1 FROM vehicles WHERE id = $1", 1, p + 2) != 0)
-		return db_fail(a, "could not read vehicle %s", veh.s);
+	if (admin_sql(a, &res, "SELECT 1 FROM vehicles WHERE id = $1", 1, p + 2) != 0)
+		return admin_db_fail(a, "could not read vehicle %s", veh.s);
 	int found = PQntuples(res) == 1;
 	PQclear(res);
 	if (!found) {
-		fail("no vehicle %s", veh.s);
+		admin_fail("no vehicle %s", veh.s);
 		return 1;
 	}
-	if (sql(a, &res,
+	if (admin_sql(a, &res,
 		"INSERT INTO tags (epc_hex, tid, vehicle_id, exempt, list_xid)"
 		" VALUES ($1, $2::bytea, $3, $4, pg_current_xact_id()::text::bigint)"
 		" ON CONFLICT (epc_hex) DO NOTHING RETURNING vehicle_id",
 		4, p) != 0)
-		return db_fail(a, "could not add tag %s", r->epc);
+		return admin_db_fail(a, "could not add tag %s", r->epc);
 	int added = PQntuples(res) == 1;
 	PQclear(res);
 	if (!added) {
-		if (sql(a, &res, "SELECT vehicle_id FROM tags WHERE epc_hex = $1", 1, p) != 0)
-			return db_fail(a, "could not read tag %s", r->epc);
-		fail("tag %s already exists (vehicle %s)", r->epc, PQntuples(res) == 1 ? val(res, 0, 0) : "?");
+		if (admin_sql(a, &res, "SELECT vehicle_id FROM tags WHERE epc_hex = $1", 1, p) != 0)
+			return admin_db_fail(a, "could not read tag %s", r->epc);
+		admin_fail("tag %s already exists (vehicle %s)", r->epc, PQntuples(res) == 1 ? admin_val(res, 0, 0) : "?");
 		PQclear(res);
 		return 1;
 	}
@@ -788,27 +547,27 @@ set_tag_block(struct admin *a, const char *epc, unsigned reason)
 
 	snprintf(rs, sizeof(rs), "%u", reason);
 	const char *p[3] = {epc, rs, reason ? "2" : "0"};
-	if (sql(a, &res, "SELECT reason FROM tags WHERE epc_hex = $1 FOR UPDATE", 1, p) != 0)
-		return db_fail(a, "could not read tag %s", epc);
+	if (admin_sql(a, &res, "SELECT reason FROM tags WHERE epc_hex = $1 FOR UPDATE", 1, p) != 0)
+		return admin_db_fail(a, "could not read tag %s", epc);
 	if (PQntuples(res) != 1) {
 		PQclear(res);
-		fail("no tag %s", epc);
+		admin_fail("no tag %s", epc);
 		return 1;
 	}
-	int same = strcmp(val(res, 0, 0), rs) == 0;
+	int same = strcmp(admin_val(res, 0, 0), rs) == 0;
 	PQclear(res);
 	if (same) {
 		if (reason == 0)
-			fail("note: tag %s was not blocked: nothing changed", epc);
+			admin_fail("note: tag %s was not blocked: nothing changed", epc);
 		else
-			fail("note: tag %s was already blocked with reason %s: nothing changed", epc, rs);
+			admin_fail("note: tag %s was already blocked with reason %s: nothing changed", epc, rs);
 		return print_tag(a, epc);
 	}
-	if (sql(a, NULL,
+	if (admin_sql(a, NULL,
 		"UPDATE tags SET status = $3, reason = $2, list_xid = pg_current_xact_id()::text::bigint"
 		" WHERE epc_hex = $1",
 		3, p) != 0)
-		return db_fail(a, "could not %s tag %s", reason ? "block" : "unblock", epc);
+		return admin_db_fail(a, "could not %s tag %s", reason ? "block" : "unblock", epc);
 	return print_tag(a, epc);
 }
 
@@ -861,7 +620,7 @@ static int
 run_station_add(struct admin *a, const struct req *r)
 {
 	static const char *const names[] = {"id", "role", "network", "name", "revenue_account", "created_at"};
-	struct num id = num(r->station), acc = num(REVENUE_ACCOUNT_BASE + r->station), net = num(r->network);
+	struct admin_num id = admin_num(r->station), acc = admin_num(REVENUE_ACCOUNT_BASE + r->station), net = admin_num(r->network);
 	char acc_name[64];
 	PGresult *res;
 	struct admin_table *t;
@@ -870,38 +629,38 @@ run_station_add(struct admin *a, const struct req *r)
 	snprintf(acc_name, sizeof(acc_name), "revenue of station %s", id.s);
 	const char *p[5] = {id.s, r->name, r->role, r->has_network ? net.s : NULL, acc.s};
 	const char *pa[2] = {acc.s, acc_name};
-	if (sql(a, &res, "SELECT 1 FROM stations WHERE id = $1", 1, p) != 0)
-		return db_fail(a, "could not read station %s", id.s);
+	if (admin_sql(a, &res, "SELECT 1 FROM stations WHERE id = $1", 1, p) != 0)
+		return admin_db_fail(a, "could not read station %s", id.s);
 	int exists = PQntuples(res) == 1;
 	PQclear(res);
 	if (exists) {
-		fail("station %s already exists", id.s);
+		admin_fail("station %s already exists", id.s);
 		return 1;
 	}
-	if (sql(a, &res,
+	if (admin_sql(a, &res,
 		"INSERT INTO accounts (id, kind, name, low_threshold_vnd, list_xid)"
 		" VALUES ($1, 'revenue', $2, 0, pg_current_xact_id()::text::bigint)"
 		" ON CONFLICT (id) DO NOTHING RETURNING id",
 		2, pa) != 0)
-		return db_fail(a, "could not add the revenue account %s of station %s", acc.s, id.s);
+		return admin_db_fail(a, "could not add the revenue account %s of station %s", acc.s, id.s);
 	int added = PQntuples(res) == 1;
 	PQclear(res);
 	if (!added) {
-		fail("account %s, station %s's revenue account, already exists", acc.s, id.s);
+		admin_fail("account %s, station %s's revenue account, already exists", acc.s, id.s);
 		return 1;
 	}
-	if (sql(a, &res,
+	if (admin_sql(a, &res,
 		"INSERT INTO stations (id, name, role, network, revenue_account_id) VALUES ($1, $2, $3, $4, $5)"
 		" RETURNING id, role, network, name, revenue_account_id, " TS("created_at"),
 		5, p) != 0)
-		return db_fail(a, "could not add station %s", id.s);
-	if (table_new(6, names, "rlrlrl", &t) != 0) {
+		return admin_db_fail(a, "could not add station %s", id.s);
+	if (admin_out_new(6, names, "rlrlrl", &t) != 0) {
 		PQclear(res);
 		return 1;
 	}
-	const char *cells[6] = {val(res, 0, 0), val(res, 0, 1), val(res, 0, 2),
-				val(res, 0, 3), val(res, 0, 4), val(res, 0, 5)};
-	rc = table_add(t, cells);
+	const char *cells[6] = {admin_val(res, 0, 0), admin_val(res, 0, 1), admin_val(res, 0, 2),
+				admin_val(res, 0, 3), admin_val(res, 0, 4), admin_val(res, 0, 5)};
+	rc = admin_out_add(t, cells);
 	if (rc == 0)
 		admin_table_print(t, a->csv, a->out);
 	admin_table_free(t);
@@ -929,37 +688,37 @@ static int
 run_lane_add(struct admin *a, const struct req *r)
 {
 	static const char *const names[] = {"station", "lane", "free_flow", "created_at"};
-	struct num st = num(r->station), ln = num(r->lane);
+	struct admin_num st = admin_num(r->station), ln = admin_num(r->lane);
 	const char *p[3] = {st.s, ln.s, r->free_flow ? "true" : "false"};
 	PGresult *res;
 	struct admin_table *t;
 	int rc;
 
-	if (sql(a, &res, "SELECT 1 FROM stations WHERE id = $1", 1, p) != 0)
-		return db_fail(a, "could not read station %s", st.s);
+	if (admin_sql(a, &res, "SELECT 1 FROM stations WHERE id = $1", 1, p) != 0)
+		return admin_db_fail(a, "could not read station %s", st.s);
 	int found = PQntuples(res) == 1;
 	PQclear(res);
 	if (!found) {
-		fail("no station %s (add it with toll-admin station add)", st.s);
+		admin_fail("no station %s (add it with toll-admin station add)", st.s);
 		return 1;
 	}
-	if (sql(a, &res,
+	if (admin_sql(a, &res,
 		"INSERT INTO lanes (station_id, lane_id, free_flow) VALUES ($1, $2, $3)"
 		" ON CONFLICT (station_id, lane_id) DO NOTHING"
 		" RETURNING station_id, lane_id, free_flow, " TS("created_at"),
 		3, p) != 0)
-		return db_fail(a, "could not add lane %s of station %s", ln.s, st.s);
+		return admin_db_fail(a, "could not add lane %s of station %s", ln.s, st.s);
 	if (PQntuples(res) != 1) {
 		PQclear(res);
-		fail("lane %s of station %s already exists", ln.s, st.s);
+		admin_fail("lane %s of station %s already exists", ln.s, st.s);
 		return 1;
 	}
-	if (table_new(4, names, "rrll", &t) != 0) {
+	if (admin_out_new(4, names, "rrll", &t) != 0) {
 		PQclear(res);
 		return 1;
 	}
-	const char *cells[4] = {val(res, 0, 0), val(res, 0, 1), yes_no(val(res, 0, 2)), val(res, 0, 3)};
-	rc = table_add(t, cells);
+	const char *cells[4] = {admin_val(res, 0, 0), admin_val(res, 0, 1), yes_no(admin_val(res, 0, 2)), admin_val(res, 0, 3)};
+	rc = admin_out_add(t, cells);
 	if (rc == 0)
 		admin_table_print(t, a->csv, a->out);
 	admin_table_free(t);
@@ -974,12 +733,12 @@ lane_exists(struct admin *a, const char *st, const char *ln)
 	const char *p[2] = {st, ln};
 	PGresult *res;
 
-	if (sql(a, &res, "SELECT 1 FROM lanes WHERE station_id = $1 AND lane_id = $2", 2, p) != 0)
-		return db_fail(a, "could not read lane %s of station %s", ln, st);
+	if (admin_sql(a, &res, "SELECT 1 FROM lanes WHERE station_id = $1 AND lane_id = $2", 2, p) != 0)
+		return admin_db_fail(a, "could not read lane %s of station %s", ln, st);
 	int found = PQntuples(res) == 1;
 	PQclear(res);
 	if (!found) {
-		fail("no lane %s at station %s (add it with toll-admin lane add)", ln, st);
+		admin_fail("no lane %s at station %s (add it with toll-admin lane add)", ln, st);
 		return 1;
 	}
 	return 0;
@@ -997,11 +756,11 @@ print_key(struct admin *a, PGresult *res)
 	struct admin_table *t;
 	int rc;
 
-	if (table_new(7, names, "rrlllll", &t) != 0)
+	if (admin_out_new(7, names, "rrlllll", &t) != 0)
 		return 1;
-	const char *cells[7] = {val(res, 0, 0), val(res, 0, 1), val(res, 0, 2), val(res, 0, 3),
-				val(res, 0, 4), val(res, 0, 5), val(res, 0, 6)};
-	rc = table_add(t, cells);
+	const char *cells[7] = {admin_val(res, 0, 0), admin_val(res, 0, 1), admin_val(res, 0, 2), admin_val(res, 0, 3),
+				admin_val(res, 0, 4), admin_val(res, 0, 5), admin_val(res, 0, 6)};
+	rc = admin_out_add(t, cells);
 	if (rc == 0)
 		admin_table_print(t, a->csv, a->out);
 	admin_table_free(t);
@@ -1028,7 +787,7 @@ parse_lane_key_add(struct req *r, char **pos, char **opt, char *err, size_t errl
 static int
 run_lane_key_add(struct admin *a, const struct req *r)
 {
-	struct num st = num(r->station), ln = num(r->lane);
+	struct admin_num st = admin_num(r->station), ln = admin_num(r->lane);
 	uint8_t h[32];
 	char pub[2 * 32 + 3], kid[2 * 4 + 3];
 	PGresult *res;
@@ -1040,36 +799,36 @@ run_lane_key_add(struct admin *a, const struct req *r)
 	const char *p[6] = {st.s, ln.s, kid, pub, r->valid_from, r->valid_to};
 	if (lane_exists(a, st.s, ln.s) != 0)
 		return 1;
-	if (sql(a, &res,
+	if (admin_sql(a, &res,
 		"SELECT station_id, lane_id, encode(key_id, 'hex') FROM lane_keys WHERE public_key = $1::bytea", 1,
 		p + 3) != 0)
-		return db_fail(a, "could not look the public key up");
+		return admin_db_fail(a, "could not look the public key up");
 	if (PQntuples(res) > 0) {
-		fail("this public key is already registered: key %s of station %s lane %s", val(res, 0, 2),
-		     val(res, 0, 0), val(res, 0, 1));
+		admin_fail("this public key is already registered: key %s of station %s lane %s", admin_val(res, 0, 2),
+		     admin_val(res, 0, 0), admin_val(res, 0, 1));
 		PQclear(res);
 		return 1;
 	}
 	PQclear(res);
-	if (sql(a, &res,
+	if (admin_sql(a, &res,
 		"SELECT $2::timestamptz IS NULL OR $2::timestamptz > COALESCE($1::timestamptz, now())", 2,
 		p + 4) != 0)
-		return db_fail(a, "could not read the validity times");
-	int ordered = strcmp(val(res, 0, 0), "t") == 0;
+		return admin_db_fail(a, "could not read the validity times");
+	int ordered = strcmp(admin_val(res, 0, 0), "t") == 0;
 	PQclear(res);
 	if (!ordered) {
-		fail("--valid-to %s is not after %s", r->valid_to, r->valid_from ? r->valid_from : "now");
+		admin_fail("--valid-to %s is not after %s", r->valid_to, r->valid_from ? r->valid_from : "now");
 		return 1;
 	}
-	if (sql(a, &res,
+	if (admin_sql(a, &res,
 		"INSERT INTO lane_keys (station_id, lane_id, key_id, public_key, valid_from, valid_to)"
 		" VALUES ($1, $2, $3::bytea, $4::bytea, COALESCE($5::timestamptz, now()), $6::timestamptz)"
 		" ON CONFLICT DO NOTHING RETURNING " KEY_COLS,
 		6, p) != 0)
-		return db_fail(a, "could not add the key of lane %s at station %s", ln.s, st.s);
+		return admin_db_fail(a, "could not add the key of lane %s at station %s", ln.s, st.s);
 	if (PQntuples(res) != 1) {
 		/* the public key is unique (looked up above): the 32-bit id collided */
-		fail("lane %s at station %s already has another key with key id %08" PRIx32
+		admin_fail("lane %s at station %s already has another key with key id %08" PRIx32
 		     ": generate a new key",
 		     ln.s, st.s, toll_key_id(r->pub));
 		PQclear(res);
@@ -1095,34 +854,34 @@ parse_lane_key_revoke(struct req *r, char **pos, char **opt, char *err, size_t e
 static int
 run_lane_key_revoke(struct admin *a, const struct req *r)
 {
-	struct num st = num(r->station), ln = num(r->lane);
+	struct admin_num st = admin_num(r->station), ln = admin_num(r->lane);
 	char kid[2 + ADMIN_KEYID_HEX + 1];
 	PGresult *res;
 	int rc;
 
 	snprintf(kid, sizeof(kid), "\\x%s", r->keyid);
 	const char *p[4] = {st.s, ln.s, kid, r->note};
-	if (sql(a, &res,
+	if (admin_sql(a, &res,
 		"SELECT " TS("revoked_at") " FROM lane_keys WHERE station_id = $1 AND lane_id = $2"
 		" AND key_id = $3::bytea FOR UPDATE",
 		3, p) != 0)
-		return db_fail(a, "could not read key %s", r->keyid);
+		return admin_db_fail(a, "could not read key %s", r->keyid);
 	if (PQntuples(res) != 1) {
 		PQclear(res);
-		fail("no key %s at station %s lane %s", r->keyid, st.s, ln.s);
+		admin_fail("no key %s at station %s lane %s", r->keyid, st.s, ln.s);
 		return 1;
 	}
 	if (!PQgetisnull(res, 0, 0)) {
-		fail("key %s of station %s lane %s was already revoked at %s", r->keyid, st.s, ln.s, val(res, 0, 0));
+		admin_fail("key %s of station %s lane %s was already revoked at %s", r->keyid, st.s, ln.s, admin_val(res, 0, 0));
 		PQclear(res);
 		return 1;
 	}
 	PQclear(res);
-	if (sql(a, &res,
+	if (admin_sql(a, &res,
 		"UPDATE lane_keys SET revoked_at = now(), revoked_reason = $4"
 		" WHERE station_id = $1 AND lane_id = $2 AND key_id = $3::bytea RETURNING " KEY_COLS,
 		4, p) != 0)
-		return db_fail(a, "could not revoke key %s", r->keyid);
+		return admin_db_fail(a, "could not revoke key %s", r->keyid);
 	rc = print_key(a, res);
 	PQclear(res);
 	return rc;
@@ -1149,7 +908,7 @@ run_lane_list(struct admin *a, const struct req *r)
 	(void)r;
 	snprintf(lim, sizeof(lim), "%d", LANE_LIST_MAX + 1);
 	const char *p[1] = {lim};
-	if (sql(a, &res,
+	if (admin_sql(a, &res,
 		"SELECT s.id, s.role, s.network, s.name, l.lane_id,"
 		" CASE WHEN l.lane_id IS NULL THEN NULL WHEN l.free_flow THEN 'yes' ELSE 'no' END,"
 		" encode(k.key_id, 'hex'), " TS("k.valid_from") ", " TS("k.valid_to") ", " TS("k.revoked_at") ","
@@ -1160,8 +919,8 @@ run_lane_list(struct admin *a, const struct req *r)
 		" LEFT JOIN lane_keys k ON k.station_id = l.station_id AND k.lane_id = l.lane_id"
 		" ORDER BY s.id, l.lane_id, k.valid_from, k.key_id LIMIT $1",
 		1, p) != 0)
-		return db_fail(a, "could not list the stations");
-	if (table_new(11, names, "rlrlrllllll", &t) != 0) {
+		return admin_db_fail(a, "could not list the stations");
+	if (admin_out_new(11, names, "rlrlrllllll", &t) != 0) {
 		PQclear(res);
 		return 1;
 	}
@@ -1169,40 +928,19 @@ run_lane_list(struct admin *a, const struct req *r)
 	for (int i = 0; i < n && rc == 0; i++) {
 		const char *cells[11];
 		for (int c = 0; c < 11; c++)
-			cells[c] = val(res, i, c);
-		rc = table_add(t, cells);
+			cells[c] = admin_val(res, i, c);
+		rc = admin_out_add(t, cells);
 	}
 	if (rc == 0)
 		admin_table_print(t, a->csv, a->out);
 	if (PQntuples(res) > LANE_LIST_MAX)
-		fail("note: the list stops at %d rows", LANE_LIST_MAX);
+		admin_fail("note: the list stops at %d rows", LANE_LIST_MAX);
 	admin_table_free(t);
 	PQclear(res);
 	return rc;
 }
 
 /* ---- passes ------------------------------------------------------------- */
-
-/* YYYY-MM-DD, a day of the calendar from 2000 on (the passes table's
- * bound); out gets it as given. */
-static int
-parse_day(const char *what, const char *s, char out[11], char *err, size_t errlen)
-{
-	static const int mdays[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-	int ok = strlen(s) == 10 && s[4] == '-' && s[7] == '-';
-	for (int i = 0; ok && i < 10; i++)
-		ok = i == 4 || i == 7 || (s[i] >= '0' && s[i] <= '9');
-	if (!ok)
-		return toll_errf(err, errlen, TOLL_EINVAL, "%s '%.40s': want a day as YYYY-MM-DD", what, s);
-	int y = atoi(s), m = atoi(s + 5), d = atoi(s + 8);
-	int leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-	if (y < 2000 || y > 9998)
-		return toll_errf(err, errlen, TOLL_ERANGE, "%s '%s': want a year from 2000 to 9998", what, s);
-	if (m < 1 || m > 12 || d < 1 || d > mdays[m - 1] + (m == 2 && leap))
-		return toll_errf(err, errlen, TOLL_EINVAL, "%s '%s': no such day", what, s);
-	memcpy(out, s, 11);
-	return 0;
-}
 
 static int
 parse_pass_add(struct req *r, char **pos, char **opt, char *err, size_t errlen)
@@ -1223,8 +961,8 @@ parse_pass_add(struct req *r, char **pos, char **opt, char *err, size_t errlen)
 		toll_errf(err, errlen, 2, "pass add needs --from YYYY-MM-DD, the pass's first day");
 		return 2;
 	}
-	if (parse_day("--from", opt[1], r->from_day, err, errlen) != 0 ||
-	    (opt[2] != NULL && parse_day("--to", opt[2], r->to_day, err, errlen) != 0))
+	if (admin_parse_day("--from", opt[1], r->from_day, err, errlen) != 0 ||
+	    (opt[2] != NULL && admin_parse_day("--to", opt[2], r->to_day, err, errlen) != 0))
 		return 2;
 	/* YYYY-MM-DD sorts as the days do */
 	if (opt[2] != NULL && strcmp(r->to_day, r->from_day) < 0) {
@@ -1258,14 +996,14 @@ print_passes(struct admin *a, PGresult *res, int n)
 	struct admin_table *t;
 	int rc = 0;
 
-	if (table_new(PASS_NCOLS, names, "rrlrrllllllllr", &t) != 0)
+	if (admin_out_new(PASS_NCOLS, names, "rrlrrllllllllr", &t) != 0)
 		return 1;
 	for (int i = 0; i < n && rc == 0; i++) {
 		const char *cells[PASS_NCOLS];
 		for (int c = 0; c < PASS_NCOLS; c++)
-			cells[c] = val(res, i, c);
+			cells[c] = admin_val(res, i, c);
 		cells[9] = yes_no(cells[9]);
-		rc = table_add(t, cells);
+		rc = admin_out_add(t, cells);
 	}
 	if (rc == 0)
 		admin_table_print(t, a->csv, a->out);
@@ -1280,12 +1018,12 @@ print_pass(struct admin *a, const char *id)
 	PGresult *res;
 	int rc;
 
-	if (sql(a, &res, "SELECT " PASS_COLS " FROM passes p JOIN vehicles v ON v.id = p.vehicle_id WHERE p.id = $1", 1,
+	if (admin_sql(a, &res, "SELECT " PASS_COLS " FROM passes p JOIN vehicles v ON v.id = p.vehicle_id WHERE p.id = $1", 1,
 		p) != 0)
-		return db_fail(a, "could not read pass %s", id);
+		return admin_db_fail(a, "could not read pass %s", id);
 	if (PQntuples(res) != 1) {
 		PQclear(res);
-		fail("no pass %s", id);
+		admin_fail("no pass %s", id);
 		return 1;
 	}
 	rc = print_passes(a, res, 1);
@@ -1303,7 +1041,7 @@ print_pass(struct admin *a, const char *id)
 static int
 run_pass_add(struct admin *a, const struct req *r)
 {
-	struct num veh = num(r->vehicle), st = num(r->station);
+	struct admin_num veh = admin_num(r->vehicle), st = admin_num(r->station);
 	const char *months = strcmp(r->kind, "monthly") == 0 ? "1 month" : "3 months";
 	PGresult *res;
 	char last[11], today[11];
@@ -1311,88 +1049,88 @@ run_pass_add(struct admin *a, const struct req *r)
 	/* locked (as an UPDATE would, not its key): passes of one vehicle are
 	 * added one after another, so the overlap check below holds */
 	const char *pv[1] = {veh.s};
-	if (sql(a, &res, "SELECT account_id FROM vehicles WHERE id = $1 FOR NO KEY UPDATE", 1, pv) != 0)
-		return db_fail(a, "could not read vehicle %s", veh.s);
+	if (admin_sql(a, &res, "SELECT account_id FROM vehicles WHERE id = $1 FOR NO KEY UPDATE", 1, pv) != 0)
+		return admin_db_fail(a, "could not read vehicle %s", veh.s);
 	int found = PQntuples(res) == 1;
 	PQclear(res);
 	if (!found) {
-		fail("no vehicle %s", veh.s);
+		admin_fail("no vehicle %s", veh.s);
 		return 1;
 	}
 	const char *ps[1] = {st.s};
-	if (sql(a, &res, "SELECT role, network FROM stations WHERE id = $1", 1, ps) != 0)
-		return db_fail(a, "could not read station %s", st.s);
+	if (admin_sql(a, &res, "SELECT role, network FROM stations WHERE id = $1", 1, ps) != 0)
+		return admin_db_fail(a, "could not read station %s", st.s);
 	if (PQntuples(res) != 1) {
 		PQclear(res);
-		fail("no station %s (add it with toll-admin station add)", st.s);
+		admin_fail("no station %s (add it with toll-admin station add)", st.s);
 		return 1;
 	}
-	if (strcmp(val(res, 0, 0), "open") != 0) {
+	if (strcmp(admin_val(res, 0, 0), "open") != 0) {
 		/* the lane honours a pass before its role: an entry lane would
 		 * record no entry, and the exit would charge the farthest one */
-		fail("station %s is a closed-network %s station (network %s): passes are for open stations", st.s,
-		     val(res, 0, 0), val(res, 0, 1));
+		admin_fail("station %s is a closed-network %s station (network %s): passes are for open stations", st.s,
+		     admin_val(res, 0, 0), admin_val(res, 0, 1));
 		PQclear(res);
 		return 1;
 	}
 	PQclear(res);
 	const char *pd[2] = {r->from_day, months};
-	if (sql(a, &res,
+	if (admin_sql(a, &res,
 		"WITH f AS (SELECT $1::date AS d, ($1::date + $2::interval)::date AS e)"
 		" SELECT to_char(CASE WHEN extract(day FROM f.e) < extract(day FROM f.d) THEN f.e ELSE f.e - 1 END,"
 		"  'YYYY-MM-DD'), to_char(toll_today(), 'YYYY-MM-DD') FROM f",
 		2, pd) != 0)
-		return db_fail(a, "could not work out the pass's last day");
-	snprintf(last, sizeof(last), "%s", val(res, 0, 0));
-	snprintf(today, sizeof(today), "%s", val(res, 0, 1));
+		return admin_db_fail(a, "could not work out the pass's last day");
+	snprintf(last, sizeof(last), "%s", admin_val(res, 0, 0));
+	snprintf(today, sizeof(today), "%s", admin_val(res, 0, 1));
 	PQclear(res);
 	if (r->to_day[0]) {
 		if (strcmp(r->to_day, last) > 0) {
-			fail("--to %s is past the end of a %s pass from %s (%s): a longer one is another pass", r->to_day,
+			admin_fail("--to %s is past the end of a %s pass from %s (%s): a longer one is another pass", r->to_day,
 			     r->kind, r->from_day, last);
 			return 1;
 		}
 		snprintf(last, sizeof(last), "%s", r->to_day);
 	}
 	if (strcmp(last, today) < 0) {
-		fail("a pass from %s to %s would end before today (%s, station time)", r->from_day, last, today);
+		admin_fail("a pass from %s to %s would end before today (%s, station time)", r->from_day, last, today);
 		return 1;
 	}
 	const char *po[4] = {veh.s, st.s, r->from_day, last};
-	if (sql(a, &res,
+	if (admin_sql(a, &res,
 		"SELECT id, to_char(first_day, 'YYYY-MM-DD'), to_char(last_day, 'YYYY-MM-DD') FROM passes"
 		" WHERE vehicle_id = $1 AND station_id = $2 AND revoked_at IS NULL"
 		" AND first_day <= $4::date AND last_day >= $3::date ORDER BY first_day LIMIT 1",
 		4, po) != 0)
-		return db_fail(a, "could not read the passes of vehicle %s", veh.s);
+		return admin_db_fail(a, "could not read the passes of vehicle %s", veh.s);
 	if (PQntuples(res) == 1) {
-		fail("vehicle %s already has pass %s at station %s, %s to %s, which overlaps %s to %s (revoke it first)",
-		     veh.s, val(res, 0, 0), st.s, val(res, 0, 1), val(res, 0, 2), r->from_day, last);
+		admin_fail("vehicle %s already has pass %s at station %s, %s to %s, which overlaps %s to %s (revoke it first)",
+		     veh.s, admin_val(res, 0, 0), st.s, admin_val(res, 0, 1), admin_val(res, 0, 2), r->from_day, last);
 		PQclear(res);
 		return 1;
 	}
 	PQclear(res);
 	const char *pi[5] = {veh.s, st.s, r->kind, r->from_day, last};
-	if (sql(a, &res,
+	if (admin_sql(a, &res,
 		"INSERT INTO passes (vehicle_id, station_id, kind, first_day, last_day, awaiting_start, list_xid)"
 		" VALUES ($1, $2, $3, $4::date, $5::date, $4::date > toll_today(), " STAMP ") RETURNING id",
 		5, pi) != 0)
-		return db_fail(a, "could not add the pass");
+		return admin_db_fail(a, "could not add the pass");
 	char id[24];
-	snprintf(id, sizeof(id), "%s", val(res, 0, 0));
+	snprintf(id, sizeof(id), "%s", admin_val(res, 0, 0));
 	PQclear(res);
 	/* the lanes' list holds one pass a vehicle: say when it is another */
 	const char *pq[2] = {veh.s, id};
-	if (sql(a, &res,
+	if (admin_sql(a, &res,
 		"SELECT q.id, q.station_id, to_char(q.last_day, 'YYYY-MM-DD') FROM passes q WHERE q.vehicle_id = $1"
 		" AND q.last_day >= toll_today() AND q.first_day <= toll_today() AND q.revoked_at IS NULL"
 		" ORDER BY q.last_day DESC, q.first_day DESC, q.id DESC LIMIT 1",
 		1, pq) != 0)
-		return db_fail(a, "could not read the passes of vehicle %s", veh.s);
-	if (PQntuples(res) == 1 && strcmp(val(res, 0, 0), id) != 0 && strcmp(r->from_day, today) <= 0)
-		fail("note: the lanes' list holds one pass a vehicle: vehicle %s's is pass %s (station %s, to %s), "
+		return admin_db_fail(a, "could not read the passes of vehicle %s", veh.s);
+	if (PQntuples(res) == 1 && strcmp(admin_val(res, 0, 0), id) != 0 && strcmp(r->from_day, today) <= 0)
+		admin_fail("note: the lanes' list holds one pass a vehicle: vehicle %s's is pass %s (station %s, to %s), "
 		     "so this one is not honoured while that one lasts",
-		     veh.s, val(res, 0, 0), val(res, 0, 1), val(res, 0, 2));
+		     veh.s, admin_val(res, 0, 0), admin_val(res, 0, 1), admin_val(res, 0, 2));
 	PQclear(res);
 	return print_pass(a, id);
 }
@@ -1411,28 +1149,28 @@ parse_pass_revoke(struct req *r, char **pos, char **opt, char *err, size_t errle
 static int
 run_pass_revoke(struct admin *a, const struct req *r)
 {
-	struct num id = num(r->pass);
+	struct admin_num id = admin_num(r->pass);
 	const char *p[2] = {id.s, r->note};
 	PGresult *res;
 
-	if (sql(a, &res, "SELECT " TS("revoked_at") " FROM passes WHERE id = $1 FOR UPDATE", 1, p) != 0)
-		return db_fail(a, "could not read pass %s", id.s);
+	if (admin_sql(a, &res, "SELECT " TS("revoked_at") " FROM passes WHERE id = $1 FOR UPDATE", 1, p) != 0)
+		return admin_db_fail(a, "could not read pass %s", id.s);
 	if (PQntuples(res) != 1) {
 		PQclear(res);
-		fail("no pass %s", id.s);
+		admin_fail("no pass %s", id.s);
 		return 1;
 	}
 	if (!PQgetisnull(res, 0, 0)) {
-		fail("pass %s was already revoked at %s", id.s, val(res, 0, 0));
+		admin_fail("pass %s was already revoked at %s", id.s, admin_val(res, 0, 0));
 		PQclear(res);
 		return 1;
 	}
 	PQclear(res);
-	if (sql(a, NULL,
+	if (admin_sql(a, NULL,
 		"UPDATE passes SET revoked_at = now(), revoked_reason = $2, awaiting_start = false, list_xid = " STAMP
 		" WHERE id = $1",
 		2, p) != 0)
-		return db_fail(a, "could not revoke pass %s", id.s);
+		return admin_db_fail(a, "could not revoke pass %s", id.s);
 	return print_pass(a, id.s);
 }
 
@@ -1451,21 +1189,21 @@ parse_pass_list(struct req *r, char **pos, char **opt, char *err, size_t errlen)
 static int
 run_pass_list(struct admin *a, const struct req *r)
 {
-	struct num veh = num(r->vehicle);
+	struct admin_num veh = admin_num(r->vehicle);
 	char lim[16];
 	PGresult *res;
 
 	snprintf(lim, sizeof(lim), "%d", PASS_LIST_MAX + 1);
 	const char *p[2] = {r->has_vehicle ? veh.s : NULL, lim};
-	if (sql(a, &res,
+	if (admin_sql(a, &res,
 		"SELECT " PASS_COLS " FROM passes p JOIN vehicles v ON v.id = p.vehicle_id"
 		" WHERE $1::bigint IS NULL OR p.vehicle_id = $1::bigint ORDER BY p.id LIMIT $2",
 		2, p) != 0)
-		return db_fail(a, "could not list the passes");
+		return admin_db_fail(a, "could not list the passes");
 	int n = PQntuples(res) > PASS_LIST_MAX ? PASS_LIST_MAX : PQntuples(res);
 	int rc = print_passes(a, res, n);
 	if (PQntuples(res) > PASS_LIST_MAX)
-		fail("note: the list stops at %d rows", PASS_LIST_MAX);
+		admin_fail("note: the list stops at %d rows", PASS_LIST_MAX);
 	PQclear(res);
 	return rc;
 }
@@ -1494,8 +1232,8 @@ run_threshold_set(struct admin *a, const struct req *r)
 {
 	static const char *const names[] = {"class", "low_threshold_vnd", "was_vnd", "accounts",
 					    "thresholds_changed", "statuses_changed"};
-	char cls[4], m1[MONEY_CELL], m2[MONEY_CELL];
-	struct num thr = num(r->threshold);
+	char cls[4], m1[ADMIN_MONEY_CELL], m2[ADMIN_MONEY_CELL];
+	struct admin_num thr = admin_num(r->threshold);
 	PGresult *res;
 	struct admin_table *t;
 	uint64_t counts[3];
@@ -1503,29 +1241,29 @@ run_threshold_set(struct admin *a, const struct req *r)
 
 	snprintf(cls, sizeof(cls), "%u", r->vclass);
 	const char *p[2] = {cls, thr.s};
-	if (sql(a, NULL, "LOCK TABLE class_thresholds IN EXCLUSIVE MODE", 0, NULL) != 0)
-		return db_fail(a, "could not lock the class thresholds");
-	if (sql(a, &res,
+	if (admin_sql(a, NULL, "LOCK TABLE class_thresholds IN EXCLUSIVE MODE", 0, NULL) != 0)
+		return admin_db_fail(a, "could not lock the class thresholds");
+	if (admin_sql(a, &res,
 		"UPDATE class_thresholds c SET low_threshold_vnd = $2, updated_at = now()"
 		" FROM class_thresholds o WHERE c.vclass = $1 AND o.vclass = c.vclass RETURNING o.low_threshold_vnd",
 		2, p) != 0)
-		return db_fail(a, "could not set the threshold of class %s", cls);
+		return admin_db_fail(a, "could not set the threshold of class %s", cls);
 	if (PQntuples(res) != 1) {
 		PQclear(res);
-		fail("no threshold row for class %s (central/sql/004_passes.sql makes them)", cls);
+		admin_fail("no threshold row for class %s (central/sql/004_passes.sql makes them)", cls);
 		return 1;
 	}
 	if (rethreshold(a, "SELECT w.account_id FROM vehicles w WHERE w.vclass = $1::smallint", cls, counts) != 0) {
 		PQclear(res);
 		return 1;
 	}
-	struct num n0 = num(counts[0]), n1 = num(counts[1]), n2 = num(counts[2]);
-	if (table_new(6, names, "rrrrrr", &t) != 0) {
+	struct admin_num n0 = admin_num(counts[0]), n1 = admin_num(counts[1]), n2 = admin_num(counts[2]);
+	if (admin_out_new(6, names, "rrrrrr", &t) != 0) {
 		PQclear(res);
 		return 1;
 	}
-	const char *cells[6] = {cls, money(a, thr.s, m1, 0), money(a, val(res, 0, 0), m2, 0), n0.s, n1.s, n2.s};
-	rc = table_add(t, cells);
+	const char *cells[6] = {cls, admin_money_text(a, thr.s, m1, 0), admin_money_text(a, admin_val(res, 0, 0), m2, 0), n0.s, n1.s, n2.s};
+	rc = admin_out_add(t, cells);
 	if (rc == 0)
 		admin_table_print(t, a->csv, a->out);
 	admin_table_free(t);
@@ -1537,22 +1275,22 @@ static int
 run_threshold_list(struct admin *a, const struct req *r)
 {
 	static const char *const names[] = {"class", "low_threshold_vnd", "updated_at"};
-	char m[MONEY_CELL];
+	char m[ADMIN_MONEY_CELL];
 	PGresult *res;
 	struct admin_table *t;
 	int rc = 0;
 
 	(void)r;
-	if (sql(a, &res, "SELECT vclass, low_threshold_vnd, " TS("updated_at") " FROM class_thresholds ORDER BY vclass",
+	if (admin_sql(a, &res, "SELECT vclass, low_threshold_vnd, " TS("updated_at") " FROM class_thresholds ORDER BY vclass",
 		0, NULL) != 0)
-		return db_fail(a, "could not read the class thresholds");
-	if (table_new(3, names, "rrl", &t) != 0) {
+		return admin_db_fail(a, "could not read the class thresholds");
+	if (admin_out_new(3, names, "rrl", &t) != 0) {
 		PQclear(res);
 		return 1;
 	}
 	for (int i = 0; i < PQntuples(res) && rc == 0; i++) {
-		const char *cells[3] = {val(res, i, 0), money(a, val(res, i, 1), m, 0), val(res, i, 2)};
-		rc = table_add(t, cells);
+		const char *cells[3] = {admin_val(res, i, 0), admin_money_text(a, admin_val(res, i, 1), m, 0), admin_val(res, i, 2)};
+		rc = admin_out_add(t, cells);
 	}
 	if (rc == 0)
 		admin_table_print(t, a->csv, a->out);
@@ -1617,7 +1355,7 @@ static int
 run_tariff_load(struct admin *a, const struct req *r)
 {
 	static const char *const names[] = {"version", "sha256", "bytes", "result", "loaded_at"};
-	struct num ver = num(r->tariff_version), len = num(r->body_len);
+	struct admin_num ver = admin_num(r->tariff_version), len = admin_num(r->body_len);
 	uint8_t h[32];
 	char sha[2 * 32 + 3];
 	PGresult *res;
@@ -1627,35 +1365,35 @@ run_tariff_load(struct admin *a, const struct req *r)
 	toll_sha256(r->body, r->body_len, h);
 	cdb_bytea_hex(h, sizeof(h), sha);
 	const char *p[3] = {ver.s, r->body, sha};
-	if (sql(a, &res,
+	if (admin_sql(a, &res,
 		"INSERT INTO tariffs (version, body, sha256) VALUES ($1, $2, $3::bytea)"
 		" ON CONFLICT (version) DO NOTHING RETURNING " TS("loaded_at"),
 		3, p) != 0)
-		return db_fail(a, "could not load tariff version %s", ver.s);
+		return admin_db_fail(a, "could not load tariff version %s", ver.s);
 	int added = PQntuples(res) == 1;
 	const char *result = "loaded";
 	if (!added) {
 		PQclear(res);
-		if (sql(a, &res,
+		if (admin_sql(a, &res,
 			"SELECT body = $2 AND sha256 = $3::bytea, encode(sha256, 'hex'), " TS("loaded_at")
 			" FROM tariffs WHERE version = $1",
 			3, p) != 0)
-			return db_fail(a, "could not read tariff version %s", ver.s);
-		if (PQntuples(res) != 1 || strcmp(val(res, 0, 0), "t") != 0) {
-			fail("tariff version %s is already loaded with another body (sha256 %s, loaded at %s): "
+			return admin_db_fail(a, "could not read tariff version %s", ver.s);
+		if (PQntuples(res) != 1 || strcmp(admin_val(res, 0, 0), "t") != 0) {
+			admin_fail("tariff version %s is already loaded with another body (sha256 %s, loaded at %s): "
 			     "a changed tariff needs a new version",
-			     ver.s, PQntuples(res) == 1 ? val(res, 0, 1) : "?", PQntuples(res) == 1 ? val(res, 0, 2) : "?");
+			     ver.s, PQntuples(res) == 1 ? admin_val(res, 0, 1) : "?", PQntuples(res) == 1 ? admin_val(res, 0, 2) : "?");
 			PQclear(res);
 			return 1;
 		}
 		result = "already loaded";
 	}
-	if (table_new(5, names, "rlrll", &t) != 0) {
+	if (admin_out_new(5, names, "rlrll", &t) != 0) {
 		PQclear(res);
 		return 1;
 	}
-	const char *cells[5] = {ver.s, sha + 2, len.s, result, val(res, 0, added ? 0 : 2)};
-	rc = table_add(t, cells);
+	const char *cells[5] = {ver.s, sha + 2, len.s, result, admin_val(res, 0, added ? 0 : 2)};
+	rc = admin_out_add(t, cells);
 	if (rc == 0)
 		admin_table_print(t, a->csv, a->out);
 	admin_table_free(t);
@@ -1665,33 +1403,52 @@ run_tariff_load(struct admin *a, const struct req *r)
 
 /* ---- the command line -------------------------------------------------- */
 
+#define RECON_DIRS_MAX 1024 /* reconcile lanes: journal directories in one run */
+
 static const struct command commands[] = {
-	{"account add", "ID [--name TEXT] [--low-threshold VND] [--kind customer|revenue|partner|suspense]", 1,
-	 {"--name=", "--low-threshold=", "--kind="}, parse_account_add, run_account_add, 0},
-	{"account show", "ID", 1, {NULL}, parse_account_id, run_account_show, 1},
-	{"account statement", "ID [--limit N]", 1, {"--limit="}, parse_account_statement, run_account_statement, 1},
-	{"account block", "ID REASON", 2, {NULL}, parse_account_block, run_account_block, 0},
-	{"account unblock", "ID", 1, {NULL}, parse_account_id, run_account_unblock, 0},
-	{"vehicle add", "ACCOUNT CLASS PLATE", 3, {NULL}, parse_vehicle_add, run_vehicle_add, 0},
-	{"tag add", "EPC_HEX VEHICLE_ID [--tid HEX24] [--exempt]", 2, {"--tid=", "--exempt"}, parse_tag_add,
-	 run_tag_add, 0},
-	{"tag block", "EPC_HEX REASON", 2, {NULL}, parse_tag_block, run_tag_block, 0},
-	{"tag unblock", "EPC_HEX", 1, {NULL}, parse_tag_unblock, run_tag_unblock, 0},
-	{"station add", "ID --role open|entry|exit [--name TEXT] [--network N]", 1,
-	 {"--role=", "--name=", "--network="}, parse_station_add, run_station_add, 0},
-	{"lane add", "STATION LANE [--free-flow]", 2, {"--free-flow"}, parse_lane_add, run_lane_add, 0},
-	{"lane key add", "STATION LANE PUBKEY_HEX [--valid-from TIME] [--valid-to TIME]", 3,
-	 {"--valid-from=", "--valid-to="}, parse_lane_key_add, run_lane_key_add, 0},
-	{"lane key revoke", "STATION LANE KEYID_HEX [--reason TEXT]", 3, {"--reason="}, parse_lane_key_revoke,
-	 run_lane_key_revoke, 0},
-	{"lane list", "", 0, {NULL}, parse_none, run_lane_list, 1},
-	{"pass add", "VEHICLE_ID STATION --kind monthly|quarterly --from DAY [--to DAY]", 2,
-	 {"--kind=", "--from=", "--to="}, parse_pass_add, run_pass_add, 0},
-	{"pass revoke", "PASS_ID [--reason TEXT]", 1, {"--reason="}, parse_pass_revoke, run_pass_revoke, 0},
-	{"pass list", "[--vehicle VEHICLE_ID]", 0, {"--vehicle="}, parse_pass_list, run_pass_list, 1},
-	{"threshold set", "CLASS VND", 2, {NULL}, parse_threshold_set, run_threshold_set, 0},
-	{"threshold list", "", 0, {NULL}, parse_none, run_threshold_list, 1},
-	{"tariff load", "FILE", 1, {NULL}, parse_tariff_load, run_tariff_load, 0},
+	{"account add", "ID [--name TEXT] [--low-threshold VND] [--kind customer|revenue|partner|suspense]", 1, 0,
+	 {"--name=", "--low-threshold=", "--kind="}, parse_account_add, run_account_add, 0, 0},
+	{"account show", "ID", 1, 0, {NULL}, parse_account_id, run_account_show, 1, 0},
+	{"account statement", "ID [--limit N] [--from DAY] [--to DAY]", 1, 0, {"--limit=", "--from=", "--to="},
+	 admin_parse_statement, admin_run_statement, 1, 0},
+	{"account block", "ID REASON", 2, 0, {NULL}, parse_account_block, run_account_block, 0, 0},
+	{"account unblock", "ID", 1, 0, {NULL}, parse_account_id, run_account_unblock, 0, 0},
+	{"vehicle add", "ACCOUNT CLASS PLATE", 3, 0, {NULL}, parse_vehicle_add, run_vehicle_add, 0, 0},
+	{"tag add", "EPC_HEX VEHICLE_ID [--tid HEX24] [--exempt]", 2, 0, {"--tid=", "--exempt"}, parse_tag_add,
+	 run_tag_add, 0, 0},
+	{"tag block", "EPC_HEX REASON", 2, 0, {NULL}, parse_tag_block, run_tag_block, 0, 0},
+	{"tag unblock", "EPC_HEX", 1, 0, {NULL}, parse_tag_unblock, run_tag_unblock, 0, 0},
+	{"station add", "ID --role open|entry|exit [--name TEXT] [--network N]", 1, 0,
+	 {"--role=", "--name=", "--network="}, parse_station_add, run_station_add, 0, 0},
+	{"lane add", "STATION LANE [--free-flow]", 2, 0, {"--free-flow"}, parse_lane_add, run_lane_add, 0, 0},
+	{"lane key add", "STATION LANE PUBKEY_HEX [--valid-from TIME] [--valid-to TIME]", 3, 0,
+	 {"--valid-from=", "--valid-to="}, parse_lane_key_add, run_lane_key_add, 0, 0},
+	{"lane key revoke", "STATION LANE KEYID_HEX [--reason TEXT]", 3, 0, {"--reason="}, parse_lane_key_revoke,
+	 run_lane_key_revoke, 0, 0},
+	{"lane list", "", 0, 0, {NULL}, parse_none, run_lane_list, 1, 0},
+	{"pass add", "VEHICLE_ID STATION --kind monthly|quarterly --from DAY [--to DAY]", 2, 0,
+	 {"--kind=", "--from=", "--to="}, parse_pass_add, run_pass_add, 0, 0},
+	{"pass revoke", "PASS_ID [--reason TEXT]", 1, 0, {"--reason="}, parse_pass_revoke, run_pass_revoke, 0, 0},
+	{"pass list", "[--vehicle VEHICLE_ID]", 0, 0, {"--vehicle="}, parse_pass_list, run_pass_list, 1, 0},
+	{"threshold set", "CLASS VND", 2, 0, {NULL}, parse_threshold_set, run_threshold_set, 0, 0},
+	{"threshold list", "", 0, 0, {NULL}, parse_none, run_threshold_list, 1, 0},
+	{"tariff load", "FILE", 1, 0, {NULL}, parse_tariff_load, run_tariff_load, 0, 0},
+	{"partner add", "ID ACCOUNT_ID [--name TEXT] [--min VND] [--max VND]", 2, 0, {"--name=", "--min=", "--max="},
+	 admin_parse_partner_add, admin_run_partner_add, 0, 0},
+	{"partner list", "", 0, 0, {NULL}, parse_none, admin_run_partner_list, 1, 0},
+	{"partner deactivate", "ID", 1, 0, {NULL}, admin_parse_partner_id, admin_run_partner_deactivate, 0, 0},
+	{"partner activate", "ID", 1, 0, {NULL}, admin_parse_partner_id, admin_run_partner_activate, 0, 0},
+	{"partner file", "PARTNER DAY [--tz ZONE]", 2, 0, {"--tz="}, admin_parse_partner_file,
+	 admin_run_partner_file, 1, 0},
+	{"partner reconcile", "PARTNER DAY FILE [--tz ZONE]", 3, 0, {"--tz="}, admin_parse_partner_reconcile,
+	 admin_run_partner_reconcile, 1, 0},
+	{"reconcile lanes", "DAY [JOURNAL_DIR...] [--station ID] [--tz ZONE]", 1, 1 + RECON_DIRS_MAX,
+	 {"--station=", "--tz="}, admin_parse_reconcile_lanes, admin_run_reconcile_lanes, 1, 0},
+	{"correct", "TXN_ID --reason wrong-class|disputed|exit-without-entry|other --amount VND [--charge]"
+		    " [--note TEXT] [--again]", 1, 0, {"--reason=", "--amount=", "--note=", "--charge", "--again"},
+	 admin_parse_correct, admin_run_correct, 0, 0},
+	{"export", "WHAT [--from DAY] [--to DAY]", 1, 0, {"--from=", "--to="}, admin_parse_export, admin_run_export,
+	 1, 1},
 };
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
 
@@ -1721,29 +1478,53 @@ usage(FILE *out)
 		"2026-01-01T00:00:00+07:00 or 2026-01-01T00:00:00Z.  PUBKEY_HEX: 64 hex\n"
 		"digits, as toll-lane keygen prints them.  A statement ends with the balance,\n"
 		"checked against the sum of all the account's entries (in CSV, a last row of\n"
-		"kind balance).\n"
+		"kind balance); --from and --to (days, both included) show those days'\n"
+		"entries between the opening and the closing balance.\n"
 		"\n"
-		"Passes: DAY is YYYY-MM-DD in station time (Asia/Ho_Chi_Minh, +07:00); a pass\n"
-		"is valid from --from to its last day, both included: by default the day\n"
-		"before the same day one month (monthly) or three (quarterly) on, or the end\n"
-		"of that month when it has no such day; --to may end it earlier.  Passes are\n"
-		"for open stations; they are revoked, never deleted.  The lanes' list holds one\n"
-		"pass a vehicle (the current one ending last: pass list shows it as\n"
-		"in_lanes); a pass that has not begun reaches the lanes on its first day.\n"
+		"Days: DAY is YYYY-MM-DD in station time (Asia/Ho_Chi_Minh, +07:00) unless\n"
+		"--tz names another zone.\n"
+		"\n"
+		"Passes: a pass is valid from --from to its last day, both included: by\n"
+		"default the day before the same day one month (monthly) or three (quarterly)\n"
+		"on, or the end of that month when it has no such day; --to may end it\n"
+		"earlier.  Passes are for open stations; they are revoked, never deleted.  The\n"
+		"lanes' list holds one pass a vehicle (the current one ending last: pass list\n"
+		"shows it as in_lanes); a pass that has not begun reaches the lanes on its\n"
+		"first day.\n"
 		"\n"
 		"Low-balance thresholds: an account is low below the greater of its own\n"
 		"threshold (account add --low-threshold) and its vehicles' classes' (threshold\n"
 		"list).  vehicle add and threshold set work it out again, with the status the\n"
 		"lanes see.\n"
 		"\n"
-		"Exit status: 0 done, 1 refused or failed (the reason on stderr), 2 bad\n"
-		"arguments.\n");
+		"Partners (docs/partner-api.md): partner add makes the partner's secret and\n"
+		"shows it once; its ledger account (kind partner) is made when missing.\n"
+		"partner file prints the day's file of a partner's top-ups and reversals\n"
+		"(docs/partner-file.md); partner reconcile compares the partner's own file\n"
+		"with the ledger and prints every difference.\n"
+		"\n"
+		"Reconciliation (docs/reconciliation.md): reconcile lanes compares the lanes'\n"
+		"journals (toll-lane's STATE/lane-ID/journal, or a STATE directory: every\n"
+		"lane-*/journal in it) with central's records of the day: counts and fees per\n"
+		"outcome, records missing on either side, quarantined, open gaps, the posting\n"
+		"disposition of every record.  correct posts a refund (or, --charge, an extra\n"
+		"charge for a wrong class) of a posted toll as a new ledger entry that refers\n"
+		"to it, with its reason; never more back than is left of the toll.\n"
+		"\n"
+		"export WHAT prints CSV (PostgreSQL's COPY: a header line, LF line ends, times\n"
+		"in station time) of transactions, ledger, topups, corrections, quarantine,\n"
+		"gaps, daily-lane, dispositions, station-revenue, partner-daily or\n"
+		"account-balance: the views of docs/reporting.md, which the reporting role\n"
+		"toll_report reads (--role toll_report works).\n"
+		"\n"
+		"Exit status: 0 done (reconciliations: no difference), 1 refused or failed\n"
+		"(the reason on stderr) or a difference found, 2 bad arguments.\n");
 }
 
 static int
 bad_args(const struct command *c, const char *msg)
 {
-	fail("%s", msg);
+	admin_fail("%s", msg);
 	if (c != NULL)
 		fprintf(stderr, "usage: toll-admin %s%s%s\n", c->words, c->args[0] ? " " : "", c->args);
 	else
@@ -1776,12 +1557,13 @@ find_command(int argc, char **argv, int *nwords)
 
 /* Positional arguments and options after the command words: "--opt VALUE"
  * or "--opt=VALUE", each option once, "--" ends the options.  --csv may
- * come here too. */
+ * come here too.  pos has room for argc entries. */
 static int
-split_args(const struct command *c, int argc, char **argv, char **pos, char **opt, int *csv, char *err,
-	   size_t errlen)
+split_args(const struct command *c, int argc, char **argv, char **pos, int *npos_out, char **opt, int *csv,
+	   char *err, size_t errlen)
 {
 	int npos = 0, options = 1;
+	int max = c->npos_max > c->npos ? c->npos_max : c->npos;
 
 	for (int i = 0; i < argc; i++) {
 		const char *s = argv[i];
@@ -1794,8 +1576,8 @@ split_args(const struct command *c, int argc, char **argv, char **pos, char **op
 			continue;
 		}
 		if (!options || strncmp(s, "--", 2) != 0) {
-			if (npos == c->npos)
-				return toll_errf(err, errlen, 2, "unexpected argument '%s'", s);
+			if (npos == max)
+				return toll_errf(err, errlen, 2, "unexpected argument '%.100s'", s);
 			pos[npos++] = argv[i];
 			continue;
 		}
@@ -1823,9 +1605,14 @@ split_args(const struct command *c, int argc, char **argv, char **pos, char **op
 			return toll_errf(err, errlen, 2, "%.*s needs a value", (int)nl, s);
 		}
 	}
-	if (npos != c->npos)
-		return toll_errf(err, errlen, 2, "%s wants %d argument%s, not %d", c->words, c->npos,
-				 c->npos == 1 ? "" : "s", npos);
+	if (npos < c->npos || npos > max) {
+		if (max == c->npos)
+			return toll_errf(err, errlen, 2, "%s wants %d argument%s, not %d", c->words, c->npos,
+					 c->npos == 1 ? "" : "s", npos);
+		return toll_errf(err, errlen, 2, "%s wants %d to %d arguments, not %d", c->words, c->npos, max,
+				 npos);
+	}
+	*npos_out = npos;
 	return 0;
 }
 
@@ -1836,7 +1623,7 @@ main(int argc, char **argv)
 	struct admin a;
 	const char *conninfo = "", *role = DEFAULT_ROLE;
 	const struct command *c;
-	char *pos[POS_MAX] = {NULL}, *opt[OPTS_MAX] = {NULL};
+	char **pos, *opt[OPTS_MAX] = {NULL};
 	char err[1024] = "";
 	char *text = NULL;
 	size_t text_len = 0;
@@ -1877,13 +1664,23 @@ main(int argc, char **argv)
 			 i + 1 < argc ? argv[i + 1] : "");
 		return bad_args(NULL, msg);
 	}
-	if (split_args(c, argc - i - nwords, argv + i + nwords, pos, opt, &a.csv, err, sizeof(err)) != 0)
+	if ((pos = calloc((size_t)argc + 1, sizeof(*pos))) == NULL) {
+		admin_fail("out of memory");
+		return 1;
+	}
+	if (split_args(c, argc - i - nwords, argv + i + nwords, pos, &r.npos, opt, &a.csv, err, sizeof(err)) != 0) {
+		free(pos);
 		return bad_args(c, err);
+	}
 	rc = c->parse(&r, pos, opt, err, sizeof(err));
-	if (rc == 2)
+	if (rc == 2) {
+		free(pos);
+		free(r.body);
 		return bad_args(c, err);
+	}
 	if (rc != 0) {
-		fail("%s", err);
+		admin_fail("%s", err);
+		free(pos);
 		free(r.body);
 		return 1;
 	}
@@ -1892,17 +1689,22 @@ main(int argc, char **argv)
 	setenv("PGCONNECT_TIMEOUT", "10", 0);
 	rc = cdb_connect(conninfo, role, &a.db, a.err, sizeof(a.err));
 	if (rc != 0) {
-		tidy_err(a.err);
+		admin_tidy_err(a.err);
 		if (rc == TOLL_EAGAIN)
-			fail("%s", a.err);
+			admin_fail("%s", a.err);
 		else
-			fail("could not start the session as role '%s': %s", role, a.err);
+			admin_fail("could not start the session as role '%s': %s", role, a.err);
+		free(pos);
 		free(r.body);
 		return 1;
 	}
-	if ((a.out = open_memstream(&text, &text_len)) == NULL) {
-		fail("out of memory");
+	/* a command that streams (an export of any size) writes to stdout
+	 * as it reads; the others' output waits for the commit */
+	a.out = c->streams ? stdout : open_memstream(&text, &text_len);
+	if (a.out == NULL) {
+		admin_fail("out of memory");
 		cdb_close(a.db);
+		free(pos);
 		free(r.body);
 		return 1;
 	}
@@ -1912,27 +1714,33 @@ main(int argc, char **argv)
 	    cdb_exec(a.db,
 		     c->read_only ? "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY" : "BEGIN", a.err,
 		     sizeof(a.err)) != 0) {
-		tidy_err(a.err);
-		fail("could not begin a transaction: %s", a.err);
+		admin_tidy_err(a.err);
+		admin_fail("could not begin a transaction: %s", a.err);
 	} else if (c->run(&a, &r) != 0) {
 		if (!cdb_broken(a.db))
 			cdb_exec(a.db, "ROLLBACK", NULL, 0);
 	} else if (cdb_exec(a.db, "COMMIT", a.err, sizeof(a.err)) != 0) {
-		tidy_err(a.err);
-		fail("could not commit: %s", a.err);
+		admin_tidy_err(a.err);
+		admin_fail("could not commit: %s", a.err);
 	} else {
 		rc = 0;
 	}
-	fclose(a.out);
-	/* what changed is shown only once it is committed; what was read, always */
-	if (rc == 0 || c->read_only)
-		fwrite(text, 1, text_len, stdout);
+	if (!c->streams) {
+		fclose(a.out);
+		/* what changed is shown only once it is committed; what was
+		 * read, always */
+		if (rc == 0 || c->read_only)
+			fwrite(text, 1, text_len, stdout);
+		/* it may hold a secret (partner add) */
+		explicit_bzero(text, text_len);
+	}
 	if (fflush(stdout) != 0 && rc == 0) {
-		fail("could not write the output: %s", strerror(errno));
+		admin_fail("could not write the output: %s", strerror(errno));
 		rc = 1;
 	}
 	free(text);
 	cdb_close(a.db);
+	free(pos);
 	free(r.body);
 	return rc;
 }

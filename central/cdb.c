@@ -201,6 +201,41 @@ cdb_copy_in(struct cdb *db, const char *copy_sql, const char *data, size_t len, 
 	return rc;
 }
 
+int
+cdb_copy_out(struct cdb *db, const char *copy_sql, FILE *out, char *err, size_t errlen)
+{
+	PGresult *res = PQexec(db->pg, copy_sql);
+	int rc, n, write_failed = 0;
+	char *buf;
+
+	if (res == NULL)
+		return cdb_error(db, NULL, err, errlen);
+	if (PQresultStatus(res) != PGRES_COPY_OUT) {
+		rc = cdb_error(db, res, err, errlen);
+		PQclear(res);
+		return rc != 0 ? rc : TOLL_EDB;
+	}
+	PQclear(res);
+	while ((n = PQgetCopyData(db->pg, &buf, 0)) > 0) {
+		if (!write_failed && fwrite(buf, 1, (size_t)n, out) != (size_t)n)
+			write_failed = 1;
+		PQfreemem(buf);
+	}
+	if (n == -2)
+		return cdb_error(db, NULL, err, errlen);
+	rc = 0;
+	while ((res = PQgetResult(db->pg)) != NULL) {
+		if (PQresultStatus(res) != PGRES_COMMAND_OK && rc == 0)
+			rc = cdb_error(db, res, err, errlen);
+		PQclear(res);
+	}
+	if (rc == 0 && write_failed) {
+		set_err(err, errlen, "%s%s", "could not write the data", "");
+		return TOLL_ESYS;
+	}
+	return rc;
+}
+
 void
 cdb_bytea_hex(const unsigned char *b, size_t n, char *out)
 {

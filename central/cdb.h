@@ -16,6 +16,7 @@
 #define CENTRAL_CDB_H
 
 #include <stddef.h>
+#include <stdio.h>
 
 #include <libpq-fe.h>
 
@@ -38,6 +39,10 @@ int cdb_query(struct cdb *db, const char *sql, int nparams, const char *const *p
  * trailer). */
 int cdb_copy_in(struct cdb *db, const char *copy_sql, const char *data, size_t len, char *err,
 		size_t errlen);
+/* COPY ... TO STDOUT: each piece of data, as the server sends it, written
+ * to out (an export of any size, never held whole).  TOLL_ESYS when out
+ * fails (the copy is then read to its end and dropped). */
+int cdb_copy_out(struct cdb *db, const char *copy_sql, FILE *out, char *err, size_t errlen);
 /* The TOLL_E* code for a result (NULL: a connection failure). */
 int cdb_error(struct cdb *db, const PGresult *res, char *err, size_t errlen);
 
@@ -48,6 +53,7 @@ int cdb_error(struct cdb *db, const PGresult *res, char *err, size_t errlen);
 #define CDB_LOCK_SETTLER 8390043842688279918LL /* "toll-cen" */
 #define CDB_LOCK_LIST 8390043842688281460LL    /* the next-but-one */
 #define CDB_LOCK_TRIPS 8390043842688281461LL   /* the closed-road trip matcher */
+#define CDB_LOCK_NOTIFY 8390043842688281462LL  /* the drivers' notification sender */
 int cdb_try_lock(struct cdb *db, long long key, const char *what, char *err, size_t errlen);
 
 /* Text helpers for statements: bytes as a bytea literal "\x..." (out needs

@@ -49,3 +49,9 @@ $(BIN)/toll-admin: $(OBJ)/central/admin_main.o $(OBJ)/lane-controller/lane_tarif
 	$(Q)$(CC) $(ALL_CFLAGS) $^ -o $@ $(CENTRAL_LIBS) $(LDLIBS_BASE)
 PROGRAMS += $(BIN)/toll-admin
 endif
+
+# partner_file.c (the partners' daily file) is libc alone: its unit test
+# and its fuzz target link the object itself; make fuzz compiles it in.
+$(TESTBIN)/unit/test_partner_file: $(OBJ)/central/partner_file.o
+$(TESTBIN)/fuzz/fuzz_partner_file-replay: $(OBJ)/central/partner_file.o
+FUZZ_EXTRA_SRCS += central/partner_file.c

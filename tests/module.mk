@@ -17,7 +17,7 @@ $(TESTBIN)/unit/%: $(OBJ)/tests/unit/%.o $(LANE_CORE_LIB) $(SIM_CORE_LIB) $(FWI_
 # start the real daemons); shell tests are run from their source folder.
 INTEGRATION_SRCS := $(wildcard tests/integration/*.c)
 INTEGRATION_PROGRAMS := $(patsubst tests/integration/%.c,$(TESTBIN)/integration/%,$(filter tests/integration/test_%.c,$(INTEGRATION_SRCS)))
-INTEGRATION_LIB_SRCS := $(filter-out tests/integration/test_%.c,$(INTEGRATION_SRCS))
+INTEGRATION_LIB_SRCS := $(filter-out tests/integration/test_%.c tests/integration/helper_%.c,$(INTEGRATION_SRCS))
 INTEGRATION_LIB_OBJS := $(INTEGRATION_LIB_SRCS:%.c=$(OBJ)/%.o)
 DEPS += $(INTEGRATION_SRCS:%.c=$(OBJ)/%.d)
 $(INTEGRATION_SRCS:%.c=$(OBJ)/%.o): EXTRA_CFLAGS = $(MODBUS_CFLAGS) $(PQ_CFLAGS) -Itests/integration -Ilane-controller
@@ -25,6 +25,15 @@ $(TESTBIN)/integration/%: $(OBJ)/tests/integration/%.o $(INTEGRATION_LIB_OBJS) $
 	@mkdir -p $(dir $@)
 	$(call quiet,LD,$@)
 	$(Q)$(CC) $(ALL_CFLAGS) $^ -o $@ $(MODBUS_LIBS) $(CENTRAL_LIBS) $(LDLIBS_BASE)
+
+# Helpers the shell tests start (not tests themselves):
+# tests/integration/helper_NAME.c becomes $(TESTBIN)/integration/helpers/NAME.
+INTEGRATION_HELPERS := $(patsubst tests/integration/helper_%.c,$(TESTBIN)/integration/helpers/%,$(filter tests/integration/helper_%.c,$(INTEGRATION_SRCS)))
+INTEGRATION_PROGRAMS += $(INTEGRATION_HELPERS)
+$(TESTBIN)/integration/helpers/%: $(OBJ)/tests/integration/helper_%.o $(COMMON_LIB)
+	@mkdir -p $(dir $@)
+	$(call quiet,LD,$@)
+	$(Q)$(CC) $(ALL_CFLAGS) $^ -o $@ $(MHD_LIBS) $(LDLIBS_BASE)
 
 # Fuzz targets: tests/fuzz/fuzz_<name>.c defines LLVMFuzzerTestOneInput.
 # make check links each with replay_main.c and replays
@@ -45,7 +54,7 @@ fuzz:
 	@for n in $(FUZZ_NAMES); do \
 		echo "building build/fuzz/fuzz_$$n"; \
 		$(FUZZ_CC) -g -O1 -fsanitize=fuzzer,address,undefined $(CPPFLAGS) $(MODBUS_CFLAGS) -Isim -Ilane-controller \
-			tests/fuzz/fuzz_$$n.c $(FWI_SRCS) $(COMMON_SRCS) $(SIM_CORE_SRCS) $(LANE_CORE_SRCS) \
+			tests/fuzz/fuzz_$$n.c $(FWI_SRCS) $(COMMON_SRCS) $(SIM_CORE_SRCS) $(LANE_CORE_SRCS) $(FUZZ_EXTRA_SRCS) \
 			-o build/fuzz/fuzz_$$n $(MODBUS_LIBS) $(LDLIBS_BASE) || exit 1; \
 	done
 	@echo "run: build/fuzz/fuzz_NAME tests/fuzz/corpus/NAME"

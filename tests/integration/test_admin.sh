@@ -6,8 +6,12 @@
 # bad days...); passes (their last days, revocation, stamps); class
 # thresholds raising and lowering an account's; the statement of an account with
 # no entries and of one with entries, its balance check catching a cached
-# balance that disagrees with the ledger; and the grants: as toll_app an
-# UPDATE of transactions is refused, and the tool really runs as toll_app.
+# balance that disagrees with the ledger; the arguments of the partner,
+# reconciliation, correction and export commands, a partner added, a toll
+# corrected and shown in the statement, exports as toll_report (which reads
+# the views, not the tables; test_recon.sh drives them whole); and the
+# grants: as toll_app an UPDATE of transactions is refused, and the tool
+# really runs as toll_app.
 set -eu
 export LC_ALL=C # name order for the migrations, English messages
 top=$(cd "$(dirname "$0")/../.." && pwd)
@@ -106,17 +110,38 @@ admin 2 account show 1 extra
 admin 2 account show 1 --limit 5
 admin 2 account statement 1 --limit 0
 check "usage follows a bad argument" has "$err" "usage: toll-admin account statement ID [--limit N]"
+admin 2 account statement 1 --from 2026-02-30
+check "a statement from a day not in the calendar is refused" has "$err" "--from '2026-02-30': no such day"
+admin 2 account statement 1 --from 2026-03-02 --to 2026-03-01
+check "a statement to before from is refused" has "$err" "--to 2026-03-01 is before --from 2026-03-02"
+admin 2 partner add Bank1 2000000000001
+check "a partner id in capitals is refused" has "$err" "partner id 'Bank1': want 1-32 of a-z 0-9 and -"
+admin 2 partner add bank1 2000000000001 --min 0
+admin 2 partner file bank1 2026-03-01 --tz "Asia/Ho Chi Minh"
+check "a time zone with a blank is refused" has "$err" "--tz 'Asia/Ho Chi Minh': want a time zone name"
+admin 1 partner reconcile bank1 2026-03-01 "$work/no-such-file.csv"
+check "a partner file that is not there: refused before connecting" has "$err" "could not open $work/no-such-file.csv"
+admin 2 reconcile lanes 2026-13-01
+admin 2 correct 0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5 --reason other --amount 1
+check "a transaction id one digit short is refused" has "$err" "want a UUID (8-4-4-4-12 hex digits)"
+admin 2 correct 0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b --reason typo --amount 1
+admin 2 correct 0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b --reason other --amount 100000001
+check "a correction above the largest fee is refused" has "$err" "--amount 100000001 is out of range 1..100000000"
+admin 2 export passwords
+admin 2 export account-balance --to 2026-03-01
 
 echo "# a throwaway PostgreSQL and the schema"
 "$pg" start "$work/pg" >/dev/null
 eval "$("$pg" env "$work/pg")"
 export PGHOST PGPORT PGUSER PGDATABASE
-# The application role and the login role's membership in it (scripts/
-# pg-embedded makes them too; repeated here, harmlessly, so the test does
-# not depend on it): creating a role needs rights the owner toll lacks.
+# The application and reporting roles and the login role's membership in
+# them (scripts/pg-embedded makes them too; repeated here, harmlessly, so
+# the test does not depend on it): creating a role needs rights the owner
+# toll lacks.
 q -U postgres \
 	-c "DO \$\$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'toll_app') THEN CREATE ROLE toll_app NOLOGIN; END IF; END \$\$" \
-	-c "GRANT toll_app TO toll" >/dev/null 2>&1
+	-c "DO \$\$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'toll_report') THEN CREATE ROLE toll_report NOLOGIN; END IF; END \$\$" \
+	-c "GRANT toll_app TO toll" -c "GRANT toll_report TO toll" >/dev/null 2>&1
 # The schema, applied by its owner as central/migrate.c does it: each file
 # in name order in its own transaction, recorded in schema_migrations with
 # its SHA-256.  This becomes `toll-central --migrate` once it exists.
@@ -428,6 +453,26 @@ check "a missing file: a clear error" has "$err" "could not open $work/none.tari
 admin 1 tariff load "$top/tests/data/tariff/negative-crlf.tariff"
 check "the lane's parser refuses a negative fee" has "$err" "negative-crlf.tariff:4"
 check "nothing else was stored" eq "$(q -c "SELECT count(*) FROM tariffs")" 1
+
+echo "# partners, corrections, exports (tests/integration/test_recon.sh drives them whole)"
+admin 0 --csv partner add bank1 2000000000001
+check "a partner on an existing partner account (it owes the top-up): its secret" \
+	grep -qE $'^bank1,,2000000000001,-500000,10000,50000000,yes,[0-9T:Z-]+,[0-9a-f]{64}\r$' "$work/out"
+admin 1 partner add bank2 1001
+check "a customer account is not a partner's" has "$err" "account 1001 is a customer account"
+admin 0 --csv correct 0190a1b2c3d47e5f8a9b0c1d2e3f4a5b --reason disputed --amount 5000 --note "not me"
+check "the toll corrected (its id without dashes, in capitals or not)" grep -qE $'^[0-9]+,0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b,disputed,refund,5000,1001,470000,35000,30000,toll,' "$work/out"
+admin 0 account statement 1001
+check "the statement shows it, with its reason" grep -qE "correction +1000000000101 +1001 +\+5,000 +0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b \(disputed: not me\)$" "$work/out"
+check "  and the balance checked" has "$out" "balance 470,000 VND at"
+admin 0 export ledger
+check "export ledger: the header and 3 entries" eq "$(wc -l <"$work/out")" 4
+admin 0 --role toll_report export account-balance
+check "export as toll_report: the one balance set by hand (1005) does not match its entries" \
+	eq "$(grep ',f,' "$work/out" | cut -d, -f1)" 1005
+upd=$(q -c "SET ROLE toll_report" -c "SELECT count(*) FROM ledger_entries" 2>&1) && bad "toll_report read ledger_entries" ||
+	check "toll_report does not read the tables" has "$upd" "permission denied for table ledger_entries"
+check "toll_report reads the views" eq "$(q -c "SET ROLE toll_report" -c "SELECT count(*) FROM v_ledger")" 3
 
 echo "# grants"
 upd=$(q -c "SET ROLE toll_app" -c "UPDATE transactions SET fee_vnd = 0" 2>&1) && bad "toll_app updated transactions" ||
