@@ -53,6 +53,7 @@
 #include "list.h"
 #include "log.h"
 #include "migrate.h"
+#include "notify.h"
 #include "settle.h"
 #include "trips.h"
 #include "umsg.h"
@@ -76,6 +77,9 @@ struct central_conf {
 	char list_key[PATH_LEN + 1], list_publish[256], list_listen[256], list_dir[PATH_LEN + 1];
 	int64_t list_interval_ms, list_heartbeat_ms, list_snapshot_ms;
 	int64_t trips_interval_ms, trips_expiry_ms;
+	char notify_mode[16], notify_command[1024], notify_url[1024], notify_secret_file[PATH_LEN + 1];
+	int64_t notify_batch, notify_parallel, notify_interval_ms, notify_timeout_ms, notify_retry_max;
+	int64_t notify_backoff_ms, notify_backoff_max_ms;
 	char api_listen[256], api_tls_cert[PATH_LEN + 1], api_tls_key[PATH_LEN + 1];
 	int64_t api_threads, api_max_body, api_clock_window_ms, api_partners_refresh_ms;
 };
@@ -110,6 +114,17 @@ static const struct toll_cfg_key central_keys[] = {
 	{"api.partners_refresh", TOLL_CFG_MS, 100, 3600000, "5s", F(api_partners_refresh_ms), 0, 0, 0, "reload partners (secrets, limits, active) this often"},
 	{"trips.interval", TOLL_CFG_MS, 10, 60000, "250ms", F(trips_interval_ms), 0, 0, 0, "match closed-road exits with their entries this often"},
 	{"trips.expiry", TOLL_CFG_MS, 1000, 2592000000LL, "24h", F(trips_expiry_ms), 0, 0, 0, "a closed-road entry with no exit after this is dropped (lanes: list.entry_expiry)"},
+	{"notify.mode", TOLL_CFG_STRING, 1, 15, "off", F(notify_mode), 0, 0, 0, "drivers' notifications: off, command or webhook (docs/notifications.md)"},
+	{"notify.command", TOLL_CFG_STRING, 0, 1023, "", F(notify_command), 0, 0, 0, "command mode: run by /bin/sh -c per notification, JSON on stdin; exit 0 = delivered"},
+	{"notify.url", TOLL_CFG_STRING, 0, 1023, "", F(notify_url), 0, 0, 0, "webhook mode: http://HOST:PORT/PATH, a signed POST per notification (https: a local relay)"},
+	{"notify.secret_file", TOLL_CFG_STRING, 0, PATH_LEN, "", F(notify_secret_file), 0, 0, 0, "webhook mode: the HMAC-SHA256 key in hex (32+ bytes), mode 0600"},
+	{"notify.batch", TOLL_CFG_INT, 1, 1000, "100", F(notify_batch), 0, 0, 0, "notifications taken in one round (a crash may send that many again)"},
+	{"notify.parallel", TOLL_CFG_INT, 1, 64, "4", F(notify_parallel), 0, 0, 0, "deliveries at once (an account's go one after another)"},
+	{"notify.interval", TOLL_CFG_MS, 10, 60000, "200ms", F(notify_interval_ms), 0, 0, 0, "look for new notifications this often"},
+	{"notify.timeout", TOLL_CFG_MS, 100, 600000, "10s", F(notify_timeout_ms), 0, 0, 0, "one delivery, at most (the command is killed)"},
+	{"notify.retry_max", TOLL_CFG_INT, 1, 1000, "10", F(notify_retry_max), 0, 0, 0, "attempts per notification, then it is marked failed"},
+	{"notify.backoff", TOLL_CFG_MS, 10, 3600000, "2s", F(notify_backoff_ms), 0, 0, 0, "wait before the first retry, doubling after each"},
+	{"notify.backoff_max", TOLL_CFG_MS, 10, 86400000, "10m", F(notify_backoff_max_ms), 0, 0, 0, "longest wait between retries"},
 };
 #define NKEYS (sizeof(central_keys) / sizeof(central_keys[0]))
 
@@ -144,6 +159,7 @@ static struct {
 	struct listpub *list;
 	struct toll_signer *list_key;
 	struct trips *trips;
+	struct notify *notify;
 	struct api *api;
 	pthread_mutex_t stats_mu;
 	struct settle_stats st;
@@ -178,6 +194,18 @@ usage(FILE *out)
 		"(docs/taglist-sync.md); keygen makes that key.\n");
 }
 
+static void
+notify_conf_of(const struct central_conf *c, struct notify_conf *nc)
+{
+	*nc = (struct notify_conf){
+		.conninfo = c->db_conninfo, .role = c->db_role, .command = c->notify_command, .url = c->notify_url,
+		.secret_file = c->notify_secret_file, .batch = c->notify_batch, .parallel = c->notify_parallel,
+		.interval_ms = c->notify_interval_ms, .timeout_ms = c->notify_timeout_ms, .retry_max_ms = c->retry_max_ms,
+		.retry_max = c->notify_retry_max, .backoff_ms = c->notify_backoff_ms,
+		.backoff_max_ms = c->notify_backoff_max_ms};
+	(void)notify_mode_parse(c->notify_mode, &nc->mode);
+}
+
 static int
 load_conf(struct central_conf *c, const char *file, char **sets, int nsets)
 {
@@ -202,6 +230,17 @@ load_conf(struct central_conf *c, const char *file, char **sets, int nsets)
 			toll_err("--set %s", err);
 			return -1;
 		}
+	}
+	enum notify_mode nm;
+	struct notify_conf nc;
+	if (notify_mode_parse(c->notify_mode, &nm) != 0) {
+		toll_err("notify.mode must be off, command or webhook, not '%s'", c->notify_mode);
+		return -1;
+	}
+	notify_conf_of(c, &nc);
+	if (notify_check(&nc, err, sizeof(err)) != 0) {
+		toll_err("%s", err);
+		return -1;
 	}
 	if (toll_log_parse_level(c->log_level) < 0) {
 		toll_err("log.level must be err, warning, notice, info or debug, not '%s'", c->log_level);
@@ -668,6 +707,18 @@ status_text(FILE *out)
 			ts.exits_corrected, ts.corrected_vnd, ts.exits_waiting, ts.exits_unmatched, ts.entries_expired,
 			ts.fee_errors, ts.db_errors);
 	}
+	if (g.notify != NULL) {
+		struct notify_stats ns;
+		notify_stats(g.notify, &ns);
+		fprintf(out,
+			"notify %s %s%s sent=%" PRIu64 " failed=%" PRIu64 " retrying=%" PRIu64 " lag_ms=%" PRId64
+			" cursor=%" PRIu64 " attempts_failed=%" PRIu64 " unreachable=%" PRIu64 " db_errors=%" PRIu64 "\n",
+			g.c->notify_mode, ns.up == 1 ? "sending" : ns.up == 2 ? "STANDBY" : "DOWN",
+			ns.paused ? " PAUSED" : "", ns.sent_total, ns.failed_total, ns.retrying, ns.lag_ms, ns.cursor,
+			ns.attempts_failed, ns.unreachable, ns.db_errors);
+	} else {
+		fprintf(out, "notify off (notify.mode)\n");
+	}
 }
 
 static int
@@ -846,6 +897,16 @@ cmd_run(const struct central_conf *c)
 			goto out;
 		}
 	}
+	if (strcmp(c->notify_mode, "off") != 0) {
+		char err[600];
+		struct notify_conf nc;
+		notify_conf_of(c, &nc);
+		if (notify_start(&nc, &g.notify, err, sizeof(err)) != 0) {
+			toll_err("%s", err);
+			goto out;
+		}
+		toll_notice("notifications: %s %s", c->notify_mode, nc.mode == NOTIFY_WEBHOOK ? c->notify_url : c->notify_command);
+	}
 	if (c->api_listen[0] != 0) {
 		char err[600];
 		struct api_conf ac = {.conninfo = c->db_conninfo, .role = c->db_role, .listen = c->api_listen,
@@ -898,6 +959,7 @@ out:
 	if (have_settler)
 		pthread_join(settler, NULL);
 	api_stop(g.api);
+	notify_stop(g.notify);
 	trips_stop(g.trips);
 	listpub_stop(g.list);
 	toll_signer_free(g.list_key);

@@ -494,8 +494,13 @@ static const char *const TXN_ID_CONFLICT_SQL =
  * when the status changes, and on every move while it is low or invalid,
  * where the exact balance decides at the lane (the old status from a
  * self-join: RETURNING sees only the new row); a
- * notification per status change (sn) and per debit (dn: the balance right
- * after that debit, in the lane's time order).  Closed-road passages
+ * notification per status change (sn), per debit (dn: the balance right
+ * after that debit, in the lane's time order) and per refused passage of
+ * a known account (rn: balance too low, an invalid tag; the balance and
+ * status as the statement found them, joined to accounts alone: a join
+ * with u is between two CTEs).  rn costs the paid records one filter over
+ * i, already materialised; a refused record one account lookup (primary
+ * key) and its notification (docs/notifications.md has the measurement).  Closed-road passages
  * (entries, and exits that paid, were exempt or had a pass) go to the trip
  * matcher's tables (te, tx; central/trips.c).  No join here is between
  * two CTEs without a hash key: the planner knows nothing of their sizes
@@ -509,7 +514,7 @@ static const char *const TXN_ID_CONFLICT_SQL =
  * per row, and only the rare group should pay for it.
  *
  * Returns: transactions stored, posted, not posted (account unknown),
- * status notifications. */
+ * status notifications, debit and refused notifications. */
 static const char *const SETTLE_SQL =
 	"WITH acc AS ("
 	" SELECT a.id FROM accounts a WHERE a.kind = 'customer'"
@@ -558,10 +563,14 @@ static const char *const SETTLE_SQL =
 	"  SELECT p.account_id, 'debit', p.txn_id, p.fee_vnd,"
 	"   u.balance_vnd + COALESCE(sum(p.fee_vnd) OVER (PARTITION BY p.account_id ORDER BY p.time_ms, p.txn_id"
 	"    ROWS BETWEEN 1 FOLLOWING AND UNBOUNDED FOLLOWING), 0)"
-	"  FROM p JOIN u ON u.id = p.account_id RETURNING 1)"
+	"  FROM p JOIN u ON u.id = p.account_id RETURNING 1),"
+	" rn AS (INSERT INTO notifications (account_id, kind, txn_id, amount_vnd, balance_vnd, status)"
+	"  SELECT i.account_id, 'refused', i.txn_id, NULLIF(i.fee_vnd, 0), a.balance_vnd, a.status"
+	"  FROM i JOIN accounts a ON a.id = i.account_id AND a.kind = 'customer'"
+	"  WHERE i.outcome IN (2, 3) RETURNING 1)"
 	"SELECT (SELECT count(*) FROM i), (SELECT count(*) FROM l),"
 	" (SELECT count(*) FROM i WHERE disposition = 'account_not_found'), (SELECT count(*) FROM sn),"
-	" (SELECT count(*) FROM dn)";
+	" (SELECT count(*) FROM dn) + (SELECT count(*) FROM rn)";
 
 static int
 cmd_count(struct settler *s, const char *sql, uint64_t *n, char *err, size_t errlen)
