@@ -228,6 +228,10 @@ exchange(struct lane_uplink *u, struct toll_umsg_ack *ack)
 	if (rv != 0) {
 		char why[300];
 		nng_msg_free(req);
+		/* no connection to send on: central is not reachable */
+		pthread_mutex_lock(&u->mu);
+		u->stats.connected = 0;
+		pthread_mutex_unlock(&u->mu);
 		dial_failures(u, why, sizeof(why));
 		warn(u, "cannot send to %s: %s%s", u->cfg.url, nng_text(rv), why);
 		return rv == NNG_ETIMEDOUT ? TOLL_ETIMEDOUT : TOLL_ECLOSED;

@@ -1,8 +1,9 @@
-# sim/: the roadside simulator toll-sim.  The device models, the traffic and
-# the scenario code form a library the unit tests link; the Modbus server,
-# the control socket and main make the program.
+# sim/: the roadside simulator toll-sim.  The device models, the traffic,
+# the scenario code and the relay (toll-sim relay: its frame parser is
+# unit-tested) form a library the unit tests link; the Modbus server, the
+# control socket and main make the program.
 SIM_CORE_SRCS := sim/sim_reader.c sim/sim_io.c sim/sim_display.c \
-	sim/sim_scenario.c sim/sim_world.c
+	sim/sim_scenario.c sim/sim_world.c sim/sim_relay.c
 SIM_CORE_OBJS := $(SIM_CORE_SRCS:%.c=$(OBJ)/%.o)
 SIM_CORE_LIB := $(LIB)/libsimcore.a
 SIM_PROG_SRCS := sim/sim_server.c sim/sim_ctl.c sim/sim_main.c

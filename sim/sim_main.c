@@ -3,7 +3,8 @@
  *   toll-sim devices   Modbus servers for N lanes of reader, I/O unit and
  *                      display, driven by a scenario or live commands
  *   toll-sim ctl       send one command to a running simulator
- *   toll-sim gen       write a seeded scenario file */
+ *   toll-sim gen       write a seeded scenario file
+ *   toll-sim relay     a fault-injecting relay for the NNG links (sim_relay.h) */
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
@@ -18,6 +19,7 @@
 #include "err.h"
 #include "log.h"
 #include "sim_ctl.h"
+#include "sim_relay.h"
 #include "sim_scenario.h"
 #include "sim_server.h"
 #include "sim_world.h"
@@ -37,6 +39,7 @@ usage(FILE *out)
 		"usage: toll-sim devices [options]   run the simulated roadside devices\n"
 		"       toll-sim ctl [--ctl PATH | --port BASE] COMMAND [ARGS...]\n"
 		"       toll-sim gen [options]       write a seeded scenario to stdout\n"
+		"       toll-sim relay [options]     fault-injecting relay for NNG links\n"
 		"       toll-sim --help | --version\n"
 		"\n"
 		"devices options:\n"
@@ -80,8 +83,26 @@ usage(FILE *out)
 		"  status [lane=N] | stats | wait-idle [ms=TIMEOUT] | quit\n"
 		"\n"
 		"gen options: --seed N --lanes N --duration S --rate VPH [--tags FILE]\n"
-		"  [--notag PPM] [--unreadable PPM] [--neighbour PPM] [--repeat PPM]\n",
-		SIM_MAX_LANES);
+		"  [--notag PPM] [--unreadable PPM] [--neighbour PPM] [--repeat PPM]\n"
+		"\n"
+		"relay options (NNG SP-over-TCP, message by message):\n"
+		"  --listen HOST:PORT     where the dialer (a lane) connects; repeat --listen\n"
+		"  --connect HOST:PORT    and --connect for more routes (paired in order, at most %d)\n"
+		"  --seed N               seed for the faults (random, always printed)\n"
+		"  --drop PCT             drop this share of messages (0; e.g. 10 or 2.5)\n"
+		"  --dup PCT              send this share twice (0)\n"
+		"  --reorder PCT          hold this share back to go after the next one (0)\n"
+		"  --delay-ms MAX         delay each message 0..MAX ms, order kept (0)\n"
+		"  --hold-ms MS           a held message goes anyway after MS (3000)\n"
+		"  --max-bytes N          longest message; longer closes the connection (64 MiB)\n"
+		"  --down-after-ms A      with --down-ms D: D ms after A ms from the start, cut\n"
+		"  --down-ms D            every connection and refuse new ones (central away)\n"
+		"  --ctl PATH             control socket: toll-sim ctl --ctl PATH stats |\n"
+		"                         down [ms=N] | up | set drop=PCT dup=PCT reorder=PCT\n"
+		"                         delay=MS | quit\n"
+		"  The counters (forwarded, dropped, duplicated, reordered, per direction)\n"
+		"  are printed on SIGTERM and by the stats command.\n",
+		SIM_MAX_LANES, SIM_RELAY_MAX_ROUTES);
 }
 
 static int
@@ -159,7 +180,9 @@ enum {
 	OPT_DURATION, OPT_TAGS, OPT_SEED, OPT_EXIT_WHEN_DONE, OPT_FREE_FLOW, OPT_FIFO,
 	OPT_ANTENNAS, OPT_BOOT_MS, OPT_SKEW, OPT_MAX_WAIT, OPT_BOPEN, OPT_BCLOSE,
 	OPT_QUIET, OPT_LOG_LEVEL, OPT_PORT, OPT_RATE, OPT_NOTAG, OPT_UNREADABLE,
-	OPT_NEIGHBOUR, OPT_REPEAT, OPT_TIMEOUT, OPT_TIME_SCALE, OPT_WARMUP
+	OPT_NEIGHBOUR, OPT_REPEAT, OPT_TIMEOUT, OPT_TIME_SCALE, OPT_WARMUP,
+	OPT_CONNECT, OPT_DROP, OPT_DUP, OPT_REORDER, OPT_DELAY, OPT_HOLD, OPT_MAX_BYTES,
+	OPT_DOWN_AFTER, OPT_DOWN_MS
 };
 
 static const struct option devices_opts[] = {
@@ -598,6 +621,159 @@ cmd_gen(int argc, char **argv)
 	return rc == 0 ? 0 : 1;
 }
 
+static const struct option relay_opts[] = {
+	{"listen", required_argument, NULL, OPT_LISTEN},
+	{"connect", required_argument, NULL, OPT_CONNECT},
+	{"seed", required_argument, NULL, OPT_SEED},
+	{"drop", required_argument, NULL, OPT_DROP},
+	{"dup", required_argument, NULL, OPT_DUP},
+	{"reorder", required_argument, NULL, OPT_REORDER},
+	{"delay-ms", required_argument, NULL, OPT_DELAY},
+	{"hold-ms", required_argument, NULL, OPT_HOLD},
+	{"max-bytes", required_argument, NULL, OPT_MAX_BYTES},
+	{"down-after-ms", required_argument, NULL, OPT_DOWN_AFTER},
+	{"down-ms", required_argument, NULL, OPT_DOWN_MS},
+	{"ctl", required_argument, NULL, OPT_CTL},
+	{"log-level", required_argument, NULL, OPT_LOG_LEVEL},
+	{"help", no_argument, NULL, 'h'},
+	{NULL, 0, NULL, 0},
+};
+
+/* HOST:PORT, any port 1..65535. */
+static int
+parse_hostport(const char *opt, const char *s, char *host, size_t hostlen, int *port)
+{
+	const char *colon = strrchr(s, ':');
+	long long p;
+
+	if (colon == NULL || colon == s || (size_t)(colon - s) >= hostlen) {
+		toll_err("bad %s '%s': want HOST:PORT", opt, s);
+		return -1;
+	}
+	memcpy(host, s, (size_t)(colon - s));
+	host[colon - s] = 0;
+	if (parse_num(opt, colon + 1, 1, 65535, &p) != 0)
+		return -1;
+	*port = (int)p;
+	return 0;
+}
+
+static int
+cmd_relay(int argc, char **argv)
+{
+	static struct sim_relay_cfg c;
+	unsigned nlisten = 0, nconnect = 0;
+	int have_seed = 0, opt;
+	long long v;
+
+	sim_relay_cfg_defaults(&c);
+	optind = 1;
+	while ((opt = getopt_long(argc, argv, "h", relay_opts, NULL)) != -1) {
+		switch (opt) {
+		case OPT_LISTEN:
+		case OPT_CONNECT: {
+			unsigned *k = opt == OPT_LISTEN ? &nlisten : &nconnect;
+			if (*k == SIM_RELAY_MAX_ROUTES) {
+				toll_err("at most %d routes", SIM_RELAY_MAX_ROUTES);
+				return 2;
+			}
+			struct sim_relay_route *r = &c.routes[*k];
+			if (opt == OPT_LISTEN ? parse_hostport("--listen", optarg, r->listen_host,
+							       sizeof(r->listen_host), &r->listen_port) != 0
+					      : parse_hostport("--connect", optarg, r->connect_host,
+							       sizeof(r->connect_host), &r->connect_port) != 0)
+				return 2;
+			(*k)++;
+			break;
+		}
+		case OPT_SEED:
+			if (parse_num("--seed", optarg, 0, INT64_MAX, &v) != 0)
+				return 2;
+			c.seed = (uint64_t)v;
+			have_seed = 1;
+			break;
+		case OPT_DROP:
+		case OPT_DUP:
+		case OPT_REORDER: {
+			uint32_t *ppm = opt == OPT_DROP ? &c.faults.drop_ppm
+					: opt == OPT_DUP ? &c.faults.dup_ppm
+							 : &c.faults.reorder_ppm;
+			if (sim_relay_parse_pct(optarg, ppm) != 0) {
+				toll_err("bad percentage '%s': want 0..100, e.g. 10 or 2.5", optarg);
+				return 2;
+			}
+			break;
+		}
+		case OPT_DELAY:
+			if (parse_num("--delay-ms", optarg, 0, 600000, &v) != 0)
+				return 2;
+			c.faults.delay_ms_max = v;
+			break;
+		case OPT_HOLD:
+			if (parse_num("--hold-ms", optarg, 1, 600000, &v) != 0)
+				return 2;
+			c.hold_ms = v;
+			break;
+		case OPT_MAX_BYTES:
+			if (parse_num("--max-bytes", optarg, 0, 1LL << 30, &v) != 0)
+				return 2;
+			c.max_bytes = (uint64_t)v;
+			break;
+		case OPT_DOWN_AFTER:
+			if (parse_num("--down-after-ms", optarg, 0, 86400000LL, &v) != 0)
+				return 2;
+			c.down_after_ms = v;
+			break;
+		case OPT_DOWN_MS:
+			if (parse_num("--down-ms", optarg, 0, 86400000LL, &v) != 0)
+				return 2;
+			c.down_ms = v;
+			break;
+		case OPT_CTL:
+			if (strlen(optarg) >= sizeof(c.ctl_path)) {
+				toll_err("--ctl path too long");
+				return 2;
+			}
+			strcpy(c.ctl_path, optarg);
+			break;
+		case OPT_LOG_LEVEL: {
+			int lvl = toll_log_parse_level(optarg);
+			if (lvl < 0) {
+				toll_err("bad --log-level '%s'", optarg);
+				return 2;
+			}
+			toll_log_set_level(lvl);
+			break;
+		}
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind != argc) {
+		toll_err("unexpected argument '%s'", argv[optind]);
+		return 2;
+	}
+	if (nlisten == 0 || nlisten != nconnect) {
+		toll_err("relay wants --listen HOST:PORT and --connect HOST:PORT, as many of one as of the other");
+		return 2;
+	}
+	c.nroutes = nlisten;
+	if (!have_seed)
+		c.seed = random_seed();
+
+	struct sigaction sa;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	return sim_relay_run(&c, &stop_signal);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -620,7 +796,9 @@ main(int argc, char **argv)
 		return cmd_ctl(argc - 1, argv + 1);
 	if (strcmp(argv[1], "gen") == 0)
 		return cmd_gen(argc - 1, argv + 1);
-	toll_err("unknown command '%s' (devices, ctl, gen)", argv[1]);
+	if (strcmp(argv[1], "relay") == 0)
+		return cmd_relay(argc - 1, argv + 1);
+	toll_err("unknown command '%s' (devices, ctl, gen, relay)", argv[1]);
 	usage(stderr);
 	return 2;
 }
