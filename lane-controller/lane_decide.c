@@ -23,6 +23,7 @@ lane_decide(void *arg, const struct lane_read *rd, struct lane_decision *d)
 	struct lane_context *c = dc->ctx;
 	struct lane_tag_info info;
 	unsigned other = 0;
+	int neighbour = 0;
 	int64_t now = dc->now_ms();
 	int64_t fee = 0;
 	int rc;
@@ -30,7 +31,8 @@ lane_decide(void *arg, const struct lane_read *rd, struct lane_decision *d)
 	memset(d, 0, sizeof(*d));
 	if (!rd->clock_synced)
 		d->flags |= TOLL_TXN_F_CLOCK_UNSYNC;
-	switch (lane_plaza_claim(c->plaza, dc->lane, rd->epc, rd->epc_bits, rd->rssi_dbm_x10, now, &other)) {
+	switch (lane_plaza_claim(c->plaza, dc->lane, rd->epc, rd->epc_bits, rd->rssi_dbm_x10, now, &other,
+				 &neighbour)) {
 	case LANE_VOTE_AGAIN:
 	case LANE_VOTE_OTHER:
 		d->suppressed = 1;
@@ -38,6 +40,8 @@ lane_decide(void *arg, const struct lane_read *rd, struct lane_decision *d)
 	case LANE_VOTE_MINE:
 		break;
 	}
+	if (neighbour)
+		d->flags |= TOLL_TXN_F_NEIGHBOUR;
 
 	pthread_mutex_lock(&c->mu);
 	rc = lane_taglist_lookup(c->list, rd->epc, rd->epc_bits, rd->tid_valid ? rd->tid : NULL, &info);
@@ -118,8 +122,6 @@ lane_decide(void *arg, const struct lane_read *rd, struct lane_decision *d)
 		lane_plaza_release(c->plaza, dc->lane, rd->epc, rd->epc_bits);
 		return rc;
 	}
-	if (d->entry_station != 0)
-		lane_trips_used(c->trips, rd->epc, rd->epc_bits, d->entry_time_ms);
 	d->outcome = TOLL_OUT_PAID;
 	d->fee_vnd = fee;
 	d->balance_after_vnd = info.balance_vnd - fee;
@@ -132,4 +134,28 @@ refused:
 	pthread_mutex_unlock(&c->mu);
 	lane_plaza_release(c->plaza, dc->lane, rd->epc, rd->epc_bits);
 	return 0;
+}
+
+void
+lane_decide_recorded(struct lane_decider *dc, const struct lane_read *rd, const struct lane_decision *d)
+{
+	struct lane_context *c = dc->ctx;
+
+	/* charged from this entry: a later passage without an entry read is
+	 * not charged from it again (central's closed record follows) */
+	if (d->outcome == TOLL_OUT_PAID && d->entry_station != 0 && c->trips != NULL)
+		lane_trips_used(c->trips, rd->epc, rd->epc_bits, d->entry_time_ms);
+}
+
+void
+lane_decide_release(struct lane_decider *dc, const struct lane_read *rd, const struct lane_decision *d)
+{
+	struct lane_context *c = dc->ctx;
+
+	if (d->outcome == TOLL_OUT_PAID && d->fee_vnd > 0) {
+		pthread_mutex_lock(&c->mu);
+		(void)lane_taglist_credit(c->list, d->account_id, d->fee_vnd);
+		pthread_mutex_unlock(&c->mu);
+	}
+	lane_plaza_release(c->plaza, dc->lane, rd->epc, rd->epc_bits);
 }

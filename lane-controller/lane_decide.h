@@ -7,7 +7,14 @@
  * station (open: by class; closed network entry: recorded, charged at exit;
  * closed exit: from the entry central sent (lane_trips), or the farthest
  * entry's fee when it is unknown, flagged); then the balance: the list's snapshot minus this
- * plaza's debits since.  A refusal releases the plaza claim. */
+ * plaza's debits since.  A refusal releases the plaza claim.  A tag another
+ * lane also read within the vote window is flagged TOLL_TXN_F_NEIGHBOUR.
+ *
+ * Deciding takes the plaza claim and debits the account in the lane's
+ * copy of the list; the decision is recorded when the barrier opens for
+ * the vehicle (lane_logic).  A decision lane_logic releases (the vehicle
+ * left before that) gives both back (lane_decide_release); one recorded
+ * closes the closed-road entry it charged from (lane_decide_recorded). */
 #ifndef LANE_DECIDE_H
 #define LANE_DECIDE_H
 
@@ -51,5 +58,13 @@ struct lane_decider {
 
 /* lane_decide_fn for lane_logic. */
 int lane_decide(void *decider, const struct lane_read *rd, struct lane_decision *d);
+/* The decision d for rd is in the journal. */
+void lane_decide_recorded(struct lane_decider *dc, const struct lane_read *rd,
+			  const struct lane_decision *d);
+/* The decision d for rd was never recorded (LANE_ACT_RELEASE): release the
+ * plaza claim and take back the lane's debit, so the tag can be charged
+ * where the vehicle does pass. */
+void lane_decide_release(struct lane_decider *dc, const struct lane_read *rd,
+			 const struct lane_decision *d);
 
 #endif

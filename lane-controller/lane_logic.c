@@ -10,11 +10,15 @@
 
 struct vehicle {
 	int decided;
+	int recorded;	   /* its decision is journaled (a RECORD action went out) */
 	int has_read;
 	struct lane_read rd;
 	struct lane_decision d;
 	int64_t since_ms;
 	int64_t decided_ms;
+	int at_head;	   /* served as the head: decided there, or since it became it */
+	int64_t head_ms;   /* since when, decided (its decision shown, the barrier
+			      opened or kept closed for it) */
 	int no_tag_shown;
 	uint64_t serial; /* which vehicle, for the barrier command */
 };
@@ -135,10 +139,34 @@ display_message(struct out *o, unsigned message)
 	display(o, &d);
 }
 
+/* Record v's decision (a vehicle let through is counted paid or free
+ * here: when it is charged, not when it was decided). */
 static void
-record(struct out *o, const struct vehicle *v)
+record(struct lane_logic *l, struct out *o, struct vehicle *v)
 {
 	struct lane_action *x = act(o, LANE_ACT_RECORD);
+	if (x == NULL)
+		return;
+	x->d = v->d;
+	x->has_read = v->has_read;
+	if (v->has_read)
+		x->rd = v->rd;
+	v->recorded = 1;
+	if (v->d.opens) {
+		if (v->d.fee_vnd > 0)
+			l->stats.vehicles_paid++;
+		else
+			l->stats.vehicles_free++;
+	}
+}
+
+/* A decision never recorded, for a vehicle that has gone: nothing was
+ * charged; the decider gives back what deciding took. */
+static void
+release(struct lane_logic *l, struct out *o, const struct vehicle *v)
+{
+	struct lane_action *x = act(o, LANE_ACT_RELEASE);
+	l->stats.vehicles_released++;
 	if (x == NULL)
 		return;
 	x->d = v->d;
@@ -154,7 +182,9 @@ record(struct out *o, const struct vehicle *v)
 static void
 follow_head(struct lane_logic *l, struct out *o)
 {
-	if (l->n > 0 && l->q[0].decided && l->q[0].d.opens) {
+	/* never open for a decision not recorded (the RECORD action goes
+	 * out first) */
+	if (l->n > 0 && l->q[0].decided && l->q[0].d.opens && l->q[0].recorded) {
 		if (l->opened_for != l->q[0].serial && !l->p.free_flow) {
 			l->barrier_cmd = 0; /* command it again */
 			l->opened_for = l->q[0].serial;
@@ -169,6 +199,25 @@ pop_head(struct lane_logic *l)
 {
 	memmove(&l->q[0], &l->q[1], (l->n - 1) * sizeof(l->q[0]));
 	l->n--;
+}
+
+/* The head is the one the barrier is for: a decision held while it was
+ * queued is recorded now, before the barrier opens for it (follow_head),
+ * and its time at the head starts. */
+static void
+serve_head(struct lane_logic *l, int64_t now_ms, struct out *o)
+{
+	struct vehicle *v = &l->q[0];
+
+	if (l->n > 0 && v->decided) {
+		if (!v->at_head) {
+			v->at_head = 1;
+			v->head_ms = now_ms;
+		}
+		if (!v->recorded)
+			record(l, o, v);
+	}
+	follow_head(l, o);
 }
 
 static struct vehicle *
@@ -213,22 +262,24 @@ decide_vehicle(struct lane_logic *l, struct vehicle *v, const struct lane_read *
 		return 0;
 	}
 	if (recheck)
-		l->stats.vehicles_refused--; /* counted again below as paid or free */
+		l->stats.vehicles_refused--; /* counted as paid or free when recorded */
 	v->has_read = 1;
 	v->rd = *rd;
 	v->d = d;
 	v->decided = 1;
 	v->decided_ms = now_ms;
-	if (d.opens) {
-		if (d.fee_vnd > 0)
-			l->stats.vehicles_paid++;
-		else
-			l->stats.vehicles_free++;
-	} else {
+	if (!d.opens)
 		l->stats.vehicles_refused++;
-	}
-	record(o, v);
+	/* Recorded now at the head (or in a lane without a barrier, where
+	 * every vehicle goes through), and a refusal (nothing charged); a
+	 * vehicle queued behind the head is charged when it is the head. */
+	if (v == &l->q[0] || l->p.free_flow || !d.opens)
+		record(l, o, v);
 	if (v == &l->q[0]) {
+		/* decided at the head, or its answer changed there (a top-up):
+		 * the barrier opens, or stays shut, for it from now */
+		v->at_head = 1;
+		v->head_ms = now_ms;
 		display(o, &d);
 		follow_head(l, o);
 	}
@@ -295,7 +346,6 @@ lane_logic_read(struct lane_logic *l, const struct lane_read *rd, int64_t now_ms
 static void
 vehicles_left(struct lane_logic *l, int64_t now_ms, struct out *o)
 {
-	(void)now_ms;
 	while (l->n > 0) {
 		struct vehicle *v = &l->q[0];
 		if (!v->decided) {
@@ -304,14 +354,21 @@ vehicles_left(struct lane_logic *l, int64_t now_ms, struct out *o)
 			v->d.outcome = TOLL_OUT_NO_TAG;
 			v->d.message = FWI_MSG_TAG_NOT_READ;
 			l->stats.vehicles_no_tag++;
-			record(o, v);
+			record(l, o, v);
+		} else if (!v->recorded) {
+			/* never the head: never charged */
+			release(l, o, v);
 		} else if (v->d.opens && v->d.fee_vnd > 0) {
-			alarm(o, "a paid vehicle left the lane without passing the barrier");
+			/* the barrier was commanded open for it and it did not
+			 * go through (a barrier or I/O fault): charged */
+			l->stats.charged_not_passed++;
+			alarm(o, "a vehicle charged and opened for left without passing the barrier:"
+				 " its charge needs a refund (barrier fault?)");
 		}
 		pop_head(l);
 	}
 	display_message(o, FWI_MSG_BLANK);
-	follow_head(l, o);
+	serve_head(l, now_ms, o);
 }
 
 static void
@@ -337,7 +394,7 @@ passage(struct lane_logic *l, int64_t now_ms, struct out *o)
 		v.d.outcome = TOLL_OUT_NO_TAG;
 		v.d.message = FWI_MSG_TAG_NOT_READ;
 		l->stats.vehicles_no_tag++;
-		record(o, &v);
+		record(l, o, &v);
 	}
 	if (!l->p.free_flow)
 		alarm(o, "vehicle passed the barrier without a payment");
@@ -407,12 +464,14 @@ lane_logic_step(struct lane_logic *l, const struct lane_inputs *in, int64_t now_
 	}
 
 	/* Opened for, never seen leaving: a missed exit-loop edge. */
-	if (l->n > 0 && l->q[0].decided && l->q[0].d.opens && !in->exit_loop &&
-	    now_ms - l->q[0].decided_ms >= l->p.pass_timeout_ms) {
+	if (l->n > 0 && l->q[0].decided && l->q[0].d.opens && l->q[0].at_head && !in->exit_loop &&
+	    now_ms - l->q[0].head_ms >= l->p.pass_timeout_ms) {
 		alarm(&o, "a vehicle the barrier opened for was not seen on the exit loop: taken as through");
 		l->stats.passages_assumed++;
 		pop_head(l);
-		follow_head(l, &o);
+		serve_head(l, now_ms, &o);
+		if (l->n > 0 && l->q[0].decided)
+			display(&o, &l->q[0].d);
 	}
 
 	/* No read for the head, and someone decided waits behind it: the
@@ -425,12 +484,27 @@ lane_logic_step(struct lane_logic *l, const struct lane_inputs *in, int64_t now_
 		v->d.message = FWI_MSG_TAG_NOT_READ;
 		l->stats.vehicles_no_tag++;
 		l->stats.heads_expired++;
-		record(&o, v);
+		record(l, &o, v);
 		alarm(&o, "a vehicle without a readable tag held the lane: recorded and let go");
 		pop_head(l);
+		serve_head(l, now_ms, &o);
 		if (l->n > 0 && l->q[0].decided)
 			display(&o, &l->q[0].d);
-		follow_head(l, &o);
+	}
+
+	/* Refused at the head, and someone decided waits behind it: a
+	 * refused driver backs out (the display sends them to another lane),
+	 * but while the next vehicle holds the loop the lane cannot see it
+	 * go.  Without this the refused vehicle stays the head for good, and
+	 * the barrier stays shut for everyone behind it. */
+	if (l->n >= 2 && l->q[0].decided && !l->q[0].d.opens && l->q[0].at_head && l->q[1].decided &&
+	    now_ms - l->q[0].head_ms >= l->p.head_expire_ms) {
+		l->stats.heads_expired++;
+		alarm(&o, "a refused vehicle held the lane with a decided one behind it: taken as gone");
+		pop_head(l);
+		serve_head(l, now_ms, &o);
+		if (l->q[0].decided)
+			display(&o, &l->q[0].d);
 	}
 
 	/* A refused vehicle still at the barrier: ask again. */
@@ -439,11 +513,11 @@ lane_logic_step(struct lane_logic *l, const struct lane_inputs *in, int64_t now_
 		(void)decide_vehicle(l, &l->q[0], &l->q[0].rd, now_ms, &o, 1);
 
 	if (exit_fall || exit_rise || entry_fall) {
+		serve_head(l, now_ms, &o);
 		if (l->n > 0 && l->q[0].decided)
 			display(&o, &l->q[0].d);
 		else if (exit_fall && l->n == 0)
 			display_message(&o, FWI_MSG_BLANK);
-		follow_head(l, &o);
 	}
 	return o.n;
 }

@@ -11,7 +11,21 @@
  * held for read_hold_ms in case the loop is late, then dropped: never
  * charged.  The vehicles at the barrier are queued in order; the head is the
  * one the barrier is for.  An exit-loop rising edge is one vehicle past the
- * barrier. */
+ * barrier.
+ *
+ * A vehicle is charged only when the barrier opens for it: a vehicle is
+ * decided when its read comes (within the decision budget), but a decision
+ * that lets a vehicle queued behind the head through is held, not
+ * recorded, until that vehicle is the head.  One that leaves the loop
+ * before then was never charged: its decision is released (RELEASE), so
+ * whoever decided it gives back what deciding took (the plaza claim, the
+ * lane's debit of the account).  Refusals are recorded at once (nothing
+ * is charged).
+ *
+ * The presence loop cannot count vehicles: while the next one holds it, a
+ * head that backs out is not seen leaving.  A head that cannot go on (no
+ * read, or refused) with a decided vehicle waiting behind it is taken as
+ * gone after head_expire_ms, and the next one is served. */
 #ifndef LANE_LOGIC_H
 #define LANE_LOGIC_H
 
@@ -70,7 +84,10 @@ enum lane_act_kind {
 	LANE_ACT_BARRIER, /* on: open */
 	LANE_ACT_LIGHT,	  /* on: green, off: red */
 	LANE_ACT_DISPLAY, /* show d (fee, balance, message, plate) */
-	LANE_ACT_ALARM	  /* text */
+	LANE_ACT_ALARM,	  /* text */
+	LANE_ACT_RELEASE  /* d (for rd) was never recorded: the vehicle left
+			     before the barrier opened for it; give back
+			     what deciding it took (lane_decide_release) */
 };
 
 struct lane_action {
@@ -89,11 +106,14 @@ struct lane_logic_params {
 	int64_t pass_timeout_ms; /* an opened-for vehicle not seen on the exit loop
 				    this long is taken as through (a missed edge
 				    must not wedge the lane), with an alarm */
-	int64_t head_expire_ms;	/* a vehicle without a read at the head this long,
-				   with a decided vehicle waiting behind it, is
-				   recorded as no-tag and let go: it has backed
-				   out or staff dealt with it (the presence loop
-				   cannot tell while the next one holds it) */
+	int64_t head_expire_ms;	/* a vehicle without a read at the head this long
+				   (since it came), or refused at the head this
+				   long (since it was shown the refusal), with a
+				   decided vehicle waiting behind it, is let go
+				   (the one without a read recorded as no-tag):
+				   it has backed out or staff dealt with it (the
+				   presence loop cannot tell while the next one
+				   holds it) */
 	int64_t recheck_ms;	/* a refused vehicle still at the barrier is decided
 				   again this often (a top-up may have arrived); only
 				   a changed answer is recorded */
@@ -102,9 +122,16 @@ struct lane_logic_params {
 enum lane_state { LANE_IDLE, LANE_WAIT_READ, LANE_OPEN, LANE_CLOSED_REFUSED };
 
 struct lane_logic_stats {
+	/* vehicles_paid, vehicles_free: counted when recorded (the barrier
+	 * opens for them), vehicles_refused when decided */
 	uint64_t reads, reads_no_vehicle, reads_suppressed, vehicles_paid, vehicles_free;
 	uint64_t vehicles_refused, vehicles_no_tag, passages, unpaid_passages, decide_errors;
 	uint64_t passages_assumed, heads_expired;
+	uint64_t vehicles_released; /* decided while queued, left before the barrier
+				       opened for them: never charged (not counted
+				       in vehicles_paid / vehicles_free) */
+	uint64_t charged_not_passed; /* opened for and recorded, then left the loop
+					without an exit-loop edge (an alarm) */
 };
 
 struct lane_logic;

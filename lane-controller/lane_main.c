@@ -50,7 +50,7 @@ struct lane_conf {
 	int64_t journal_max;
 	int64_t device_timeout_ms, poll_ms, io_watchdog_ms, reader_watchdog_ms;
 	int64_t reader_rereport_s, reader_power, reader_rssi_floor;
-	int64_t read_hold_ms, tag_wait_ms, recheck_ms, suppress_ms, vote_ms;
+	int64_t read_hold_ms, tag_wait_ms, recheck_ms, head_expire_ms, suppress_ms, vote_ms;
 	char central_url[LANE_URL_MAX];
 	char central_tls_ca[LANE_TLS_PATH_MAX], central_tls_cert[LANE_TLS_PATH_MAX];
 	char central_tls_name[128];
@@ -91,8 +91,9 @@ static const struct toll_cfg_key lane_keys[] = {
 	{"lane.read_hold", TOLL_CFG_MS, 0, 10000, "1s", F(read_hold_ms), 0, 0, 0, "a read before the loop waits this long for a vehicle"},
 	{"lane.tag_wait", TOLL_CFG_MS, 100, 60000, "1500ms", F(tag_wait_ms), 0, 0, 0, "vehicle on the loop without a read: show tag not read"},
 	{"lane.recheck", TOLL_CFG_MS, 100, 60000, "2s", F(recheck_ms), 0, 0, 0, "a refused vehicle still waiting is decided again"},
+	{"lane.head_expire", TOLL_CFG_MS, 1000, 600000, "10s", F(head_expire_ms), 0, 0, 0, "a vehicle at the barrier without a read (since it came) or refused (since it was told) this long, with a decided one behind it, is taken as gone"},
 	{"plaza.suppress", TOLL_CFG_MS, 0, 3600000, "300s", F(suppress_ms), 0, 0, 0, "a tag charged is not charged again in the plaza within this"},
-	{"plaza.vote", TOLL_CFG_MS, 0, 1000, "50ms", F(vote_ms), 0, 0, 0, "a stronger read at another lane within this takes the tag"},
+	{"plaza.vote", TOLL_CFG_MS, 0, 1000, "50ms", F(vote_ms), 0, 0, 0, "a stronger read at another lane within this takes the tag; a read waits at most this long for the other lanes' reads"},
 	{"central.url", TOLL_CFG_STRING, 0, LANE_URL_MAX - 1, "", F(central_url), 0, 0, 0, "toll-central's uplink: tcp://HOST:PORT or tls+tcp://HOST:PORT (empty: journal only)"},
 	{"central.tls_ca", TOLL_CFG_STRING, 0, LANE_TLS_PATH_MAX - 1, "", F(central_tls_ca), 0, 0, 0, "tls+tcp: CA certificates (PEM) that central's certificate must chain to"},
 	{"central.tls_cert", TOLL_CFG_STRING, 0, LANE_TLS_PATH_MAX - 1, "", F(central_tls_cert), 0, 0, 0, "tls+tcp: this lane's certificate and private key (PEM, one file), if central asks for one"},
@@ -230,11 +231,12 @@ status_text(struct lane_run **runs, int n, FILE *out)
 		fprintf(out,
 			"  reads=%" PRIu64 " lost=%" PRIu64 " reboots=%" PRIu64 " paid=%" PRIu64
 			" free=%" PRIu64 " refused=%" PRIu64 " no_tag=%" PRIu64 " passages=%" PRIu64
-			" assumed=%" PRIu64 " expired=%" PRIu64 " unpaid=%" PRIu64 " suppressed=%" PRIu64 " no_vehicle=%" PRIu64 "\n",
+			" assumed=%" PRIu64 " expired=%" PRIu64 " unpaid=%" PRIu64 " suppressed=%" PRIu64 " no_vehicle=%" PRIu64
+			" released=%" PRIu64 " charged_not_passed=%" PRIu64 "\n",
 			s.reader.records, s.reader.lost_reads, s.reader.reboots, s.logic.vehicles_paid,
 			s.logic.vehicles_free, s.logic.vehicles_refused, s.logic.vehicles_no_tag,
 			s.logic.passages, s.logic.passages_assumed, s.logic.heads_expired, s.logic.unpaid_passages, s.logic.reads_suppressed,
-			s.logic.reads_no_vehicle);
+			s.logic.reads_no_vehicle, s.logic.vehicles_released, s.logic.charged_not_passed);
 		if (s.uplink_on)
 			fprintf(out,
 				"  uplink %s central_acked=%" PRIu64 " pending=%" PRIu64 " batches=%" PRIu64
@@ -248,6 +250,14 @@ status_text(struct lane_run **runs, int n, FILE *out)
 	}
 	fprintf(out, "plaza processing_us p50=%" PRId64 " p99=%" PRId64 " max=%" PRIu64 " n=%" PRIu64 "\n",
 		lane_proc_hist_quantile(&all, 0.50), lane_proc_hist_quantile(&all, 0.99), all.max_us, all.n);
+	/* the plaza histogram itself, its non-empty buckets as INDEX:COUNT
+	 * (bucket i holds [i, i+1) x bucket_us, the last one everything
+	 * longer): two of these give the figures of the time between them */
+	fprintf(out, "plaza processing_hist bucket_us=%d buckets=%d", LANE_PROC_BUCKET_US, LANE_PROC_BUCKETS);
+	for (int i = 0; i < LANE_PROC_BUCKETS; i++)
+		if (all.bucket[i] != 0)
+			fprintf(out, " %d:%" PRIu32, i, all.bucket[i]);
+	fprintf(out, "\n");
 	if (sync_ != NULL) {
 		struct lane_sync_stats ls;
 		lane_sync_stats(sync_, &ls);
@@ -342,6 +352,7 @@ cmd_run(const struct lane_conf *c)
 		sc.request_url = c->list_request;
 		sc.dir = listdir;
 		sc.station_id = (uint32_t)c->station_id;
+		sc.lane_id = (uint16_t)c->lane[0].id;
 		sc.stale_ms = c->list_stale_ms;
 		sc.compact_deltas = c->list_compact;
 		int src = lane_sync_open(&sc, &ctx, (volatile int *)&stop_signal, &sync_, err, sizeof(err));
@@ -397,6 +408,7 @@ cmd_run(const struct lane_conf *c)
 		rc_.logic.read_hold_ms = c->read_hold_ms;
 		rc_.logic.tag_wait_ms = c->tag_wait_ms;
 		rc_.logic.recheck_ms = c->recheck_ms;
+		rc_.logic.head_expire_ms = c->head_expire_ms;
 		if (strlen(c->state_dir) > sizeof(rc_.journal_dir) - 32) {
 			toll_err("state.dir too long");
 			goto out;

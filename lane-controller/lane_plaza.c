@@ -30,11 +30,20 @@ struct slot {
 	struct sighting seen[PLAZA_SEEN_LANES];
 };
 
+/* How far a lane has told the plaza what its reader read. */
+struct mark {
+	unsigned lane;
+	int64_t polled_ms; /* its latest reader poll that started then is reported */
+	int loop;	   /* a vehicle on its loop at that poll */
+};
+
 struct lane_plaza {
 	pthread_mutex_t mu;
 	unsigned lanes;
 	int64_t suppress_ms, vote_ms;
 	struct slot *slots;
+	struct mark *marks; /* one per lane, in the order they first report */
+	unsigned nmarks;
 };
 
 int
@@ -44,7 +53,10 @@ lane_plaza_new(unsigned lanes, int64_t suppress_ms, int64_t vote_ms, struct lane
 	if (p == NULL)
 		return TOLL_ENOMEM;
 	p->slots = calloc(PLAZA_SLOTS, sizeof(*p->slots));
-	if (p->slots == NULL) {
+	p->marks = calloc(lanes > 0 ? lanes : 1, sizeof(*p->marks));
+	if (p->slots == NULL || p->marks == NULL) {
+		free(p->slots);
+		free(p->marks);
 		free(p);
 		return TOLL_ENOMEM;
 	}
@@ -63,6 +75,7 @@ lane_plaza_free(struct lane_plaza *p)
 		return;
 	pthread_mutex_destroy(&p->mu);
 	free(p->slots);
+	free(p->marks);
 	free(p);
 }
 
@@ -139,11 +152,14 @@ lane_plaza_seen(struct lane_plaza *p, unsigned lane, const uint8_t *epc, unsigne
 
 enum lane_vote
 lane_plaza_claim(struct lane_plaza *p, unsigned lane, const uint8_t *epc, unsigned bits,
-		 int16_t rssi, int64_t now_ms, unsigned *other)
+		 int16_t rssi, int64_t now_ms, unsigned *other, int *neighbour)
 {
 	enum lane_vote v = LANE_VOTE_MINE;
 	struct slot *s;
+	int elsewhere = 0;
 
+	if (neighbour != NULL)
+		*neighbour = 0;
 	if (bits == 0 || bits > FWI_EPC_MAX_BITS)
 		return LANE_VOTE_MINE;
 	pthread_mutex_lock(&p->mu);
@@ -157,13 +173,25 @@ lane_plaza_claim(struct lane_plaza *p, unsigned lane, const uint8_t *epc, unsign
 		v = s->claim_lane == lane ? LANE_VOTE_AGAIN : LANE_VOTE_OTHER;
 		*other = s->claim_lane;
 	} else {
+		/* The window is around this lane's own sighting: the claim may
+		 * come later than the read (the vote wait, a read held until
+		 * the vehicle reached the loop), the other lanes' reads of the
+		 * same passage still count. */
+		int64_t mine = now_ms;
+		for (int i = 0; i < PLAZA_SEEN_LANES; i++)
+			if (s->seen[i].at_ms != 0 && s->seen[i].lane == lane)
+				mine = s->seen[i].at_ms;
 		for (int i = 0; i < PLAZA_SEEN_LANES; i++) {
 			const struct sighting *g = &s->seen[i];
-			if (g->at_ms != 0 && g->lane != lane && g->loop &&
-			    now_ms - g->at_ms <= p->vote_ms && g->rssi > rssi) {
+			int64_t apart = g->at_ms - mine;
+			if (apart < 0)
+				apart = -apart;
+			if (g->at_ms == 0 || g->lane == lane || apart > p->vote_ms)
+				continue;
+			elsewhere = 1;
+			if (g->loop && g->rssi > rssi && v == LANE_VOTE_MINE) {
 				v = LANE_VOTE_OTHER;
 				*other = g->lane;
-				break;
 			}
 		}
 	}
@@ -174,6 +202,8 @@ lane_plaza_claim(struct lane_plaza *p, unsigned lane, const uint8_t *epc, unsign
 	}
 	s->touched_ms = now_ms;
 	pthread_mutex_unlock(&p->mu);
+	if (neighbour != NULL)
+		*neighbour = elsewhere;
 	return v;
 }
 
@@ -190,4 +220,45 @@ lane_plaza_release(struct lane_plaza *p, unsigned lane, const uint8_t *epc, unsi
 	if (s != NULL && s->claimed && s->claim_lane == lane)
 		s->claimed = 0;
 	pthread_mutex_unlock(&p->mu);
+}
+
+void
+lane_plaza_polled(struct lane_plaza *p, unsigned lane, int64_t started_ms, int loop)
+{
+	pthread_mutex_lock(&p->mu);
+	unsigned i;
+	for (i = 0; i < p->nmarks; i++)
+		if (p->marks[i].lane == lane)
+			break;
+	if (i == p->nmarks && p->nmarks < p->lanes)
+		p->marks[p->nmarks++] = (struct mark){lane, INT64_MIN, 1};
+	if (i < p->nmarks && started_ms > p->marks[i].polled_ms) {
+		p->marks[i].polled_ms = started_ms;
+		p->marks[i].loop = loop;
+	}
+	pthread_mutex_unlock(&p->mu);
+}
+
+int
+lane_plaza_vote_closed(struct lane_plaza *p, unsigned lane, int64_t rx_ms, int64_t now_ms)
+{
+	unsigned others = 0;
+	int closed = 1;
+
+	if (p->lanes <= 1 || now_ms - rx_ms >= p->vote_ms)
+		return 1;
+	pthread_mutex_lock(&p->mu);
+	for (unsigned i = 0; i < p->nmarks && closed; i++) {
+		if (p->marks[i].lane == lane)
+			continue;
+		others++;
+		/* only a lane with a vehicle on its loop can take the tag
+		 * (its sighting must say so): one without is not waited for */
+		if (p->marks[i].loop && p->marks[i].polled_ms < rx_ms)
+			closed = 0;
+	}
+	pthread_mutex_unlock(&p->mu);
+	/* a lane that never reported (starting, or its thread stuck) is waited
+	 * for until the window closes */
+	return closed && others + 1 >= p->lanes;
 }

@@ -18,6 +18,7 @@
 #include "txn.h"
 
 #define READS_MAX 16
+#define VOTING_MAX 64 /* reads waiting out the plaza's vote window */
 
 struct lane_run {
 	struct lane_run_cfg cfg;
@@ -42,6 +43,11 @@ struct lane_run {
 	/* reads stored this poll, for the logic */
 	struct lane_read reads[READS_MAX];
 	int nreads;
+	/* reads reported to the plaza, waiting out the vote window, oldest
+	 * first */
+	struct lane_read voting[VOTING_MAX];
+	int nvoting;
+	int entry; /* the entry loop at the last I/O poll */
 
 	/* I/O unit */
 	uint16_t io_wd_value;
@@ -291,7 +297,8 @@ execute(struct lane_run *r, struct lane_action *acts, int n, int64_t t0_us, int6
 
 	for (int i = 0; i < n; i++) {
 		struct lane_action *a = &acts[i];
-		if (r->closed && a->kind != LANE_ACT_ALARM && a->kind != LANE_ACT_RECORD)
+		if (r->closed && a->kind != LANE_ACT_ALARM && a->kind != LANE_ACT_RECORD &&
+		    a->kind != LANE_ACT_RELEASE)
 			continue;
 		switch (a->kind) {
 		case LANE_ACT_RECORD:
@@ -300,7 +307,16 @@ execute(struct lane_run *r, struct lane_action *acts, int n, int64_t t0_us, int6
 			if (rc != 0) {
 				r->status.record_errors++;
 				close_lane(r, "could not journal a transaction", rc);
+			} else if (a->has_read) {
+				lane_decide_recorded(&r->decider, &a->rd, &a->d);
 			}
+			break;
+		case LANE_ACT_RELEASE:
+			/* decided while queued, gone before the barrier opened
+			 * for it: never recorded, so never charged */
+			lane_decide_release(&r->decider, &a->rd, &a->d);
+			toll_info("lane %u: a vehicle decided %s left before reaching the barrier: not charged",
+				  r->cfg.lane_id, toll_outcome_name(a->d.outcome));
 			break;
 		case LANE_ACT_BARRIER:
 			/* durable before the barrier opens */
@@ -421,6 +437,48 @@ publish_status(struct lane_run *r)
 	pthread_mutex_unlock(&r->mu);
 }
 
+/* Give each read of this poll (it started at poll_ms) to the plaza at once
+ * (lane_plaza.h: every read is seen before any lane claims it), then to
+ * the logic once the plaza's vote on it is closed: by then the other
+ * lanes' reads of the same tag are in the plaza, and the claim sees the
+ * stronger one. */
+static void
+vote_reads(struct lane_run *r, struct lane_action *acts, int64_t poll_ms)
+{
+	struct lane_plaza *plaza = r->ctx->plaza;
+
+	for (int i = 0; i < r->nreads; i++) {
+		const struct lane_read *rd = &r->reads[i];
+		if (plaza != NULL)
+			lane_plaza_seen(plaza, r->decider.lane, rd->epc, rd->epc_bits, rd->rssi_dbm_x10, r->entry,
+					rd->rx_ms);
+		if (r->nvoting == VOTING_MAX) {
+			/* bounded: the oldest goes to the logic now */
+			int64_t t0 = toll_mono_us();
+			int n = lane_logic_read(r->logic, &r->voting[0], t0 / 1000, acts, LANE_ACTIONS_MAX);
+			execute(r, acts, n, t0, r->voting[0].store_us);
+			memmove(&r->voting[0], &r->voting[1], (VOTING_MAX - 1) * sizeof(r->voting[0]));
+			r->nvoting--;
+		}
+		r->voting[r->nvoting++] = *rd;
+	}
+	if (plaza != NULL)
+		lane_plaza_polled(plaza, r->decider.lane, poll_ms, r->entry);
+	int k = 0;
+	while (k < r->nvoting) {
+		int64_t t0 = toll_mono_us();
+		if (plaza != NULL && !lane_plaza_vote_closed(plaza, r->decider.lane, r->voting[k].rx_ms, t0 / 1000))
+			break;
+		int n = lane_logic_read(r->logic, &r->voting[k], t0 / 1000, acts, LANE_ACTIONS_MAX);
+		execute(r, acts, n, t0, r->voting[k].store_us);
+		k++;
+	}
+	if (k > 0) {
+		memmove(&r->voting[0], &r->voting[k], (size_t)(r->nvoting - k) * sizeof(r->voting[0]));
+		r->nvoting -= k;
+	}
+}
+
 static void *
 lane_thread(void *arg)
 {
@@ -442,6 +500,7 @@ lane_thread(void *arg)
 			if (!r->io_online)
 				toll_notice("lane %u: I/O unit online", r->cfg.lane_id);
 			r->io_online = 1;
+			r->entry = in.entry;
 			int64_t t0 = toll_mono_us();
 			n = lane_logic_step(r->logic, &in, now, acts, LANE_ACTIONS_MAX);
 			execute(r, acts, n, t0, 0);
@@ -450,11 +509,7 @@ lane_thread(void *arg)
 			r->io_configured = 0;
 			toll_warn("lane %u: I/O unit not answering", r->cfg.lane_id);
 		}
-		for (int i = 0; i < r->nreads; i++) {
-			int64_t t0 = toll_mono_us();
-			n = lane_logic_read(r->logic, &r->reads[i], t0 / 1000, acts, LANE_ACTIONS_MAX);
-			execute(r, acts, n, t0, r->reads[i].store_us);
-		}
+		vote_reads(r, acts, now);
 		/* the reads of this poll are durable (with the transactions
 		 * they led to, in one sync): ACK them */
 		if (reader_rc >= 0 && !r->closed && sync_journal(r) == 0)

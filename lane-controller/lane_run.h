@@ -42,8 +42,9 @@ struct lane_run_cfg {
  * devices: journaling the read, then deciding, signing, journaling and
  * syncing the transaction, up to the barrier command going out (or, when
  * the vehicle is not at the barrier yet, the sync).  A read held until its
- * vehicle reaches the loop counts from the I/O poll that shows it there.  Buckets of LANE_PROC_BUCKET_US; the last
- * one holds everything longer. */
+ * vehicle reaches the loop counts from the I/O poll that shows it there;
+ * the wait for the plaza's vote (lane_plaza_vote_closed) is not counted.
+ * Buckets of LANE_PROC_BUCKET_US; the last one holds everything longer. */
 #define LANE_PROC_BUCKET_US 20
 #define LANE_PROC_BUCKETS 1000
 

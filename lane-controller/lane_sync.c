@@ -45,6 +45,13 @@ struct lane_sync {
 	uint32_t key_id;
 	nng_socket sub;
 	int have_sub;
+	/* requests to central (GET_DELTAS, GET_SNAPSHOT): one socket for the
+	 * process's life, dialled in the background.  A socket a request was
+	 * found to hang NNG 1.5's nng_close when a duplicated reply arrived
+	 * while it closed (the fault tests' relay); req0 drops stale and
+	 * repeated replies by request id. */
+	nng_socket req;
+	int have_req;
 	pthread_t thread;
 	int have_thread;
 	atomic_int stop;
@@ -254,20 +261,27 @@ log_reset(struct lane_sync *s)
 static int
 request(struct lane_sync *s, const uint8_t *req, size_t len, struct toll_tsl_msg *m)
 {
-	nng_socket q;
 	nng_msg *msg, *rep;
-	int rv = nng_req0_open(&q);
-	if (rv != 0)
-		return TOLL_ECLOSED;
-	nng_socket_set_ms(q, NNG_OPT_RECVTIMEO, REQUEST_TIMEOUT_MS);
-	nng_socket_set_ms(q, NNG_OPT_SENDTIMEO, REQUEST_TIMEOUT_MS);
-	nng_socket_set_ms(q, NNG_OPT_REQ_RESENDTIME, NNG_DURATION_INFINITE);
-	nng_socket_set_size(q, NNG_OPT_RECVMAXSZ, TOLL_TSL_MAX_BYTES);
+	if (!s->have_req) {
+		if (nng_req0_open(&s->req) != 0)
+			return TOLL_ECLOSED;
+		nng_socket_set_ms(s->req, NNG_OPT_RECVTIMEO, REQUEST_TIMEOUT_MS);
+		nng_socket_set_ms(s->req, NNG_OPT_SENDTIMEO, REQUEST_TIMEOUT_MS);
+		nng_socket_set_ms(s->req, NNG_OPT_REQ_RESENDTIME, NNG_DURATION_INFINITE);
+		nng_socket_set_ms(s->req, NNG_OPT_RECONNMINT, 100);
+		nng_socket_set_ms(s->req, NNG_OPT_RECONNMAXT, 2000);
+		nng_socket_set_size(s->req, NNG_OPT_RECVMAXSZ, TOLL_TSL_MAX_BYTES);
+		if (nng_dial(s->req, s->c.request_url, NULL, NNG_FLAG_NONBLOCK) != 0) {
+			nng_close(s->req);
+			return TOLL_ECLOSED;
+		}
+		s->have_req = 1;
+	}
 	int rc = TOLL_ECLOSED;
-	if (nng_dial(q, s->c.request_url, NULL, 0) == 0 && nng_msg_alloc(&msg, 0) == 0) {
-		if (nng_msg_append(msg, req, len) != 0 || nng_sendmsg(q, msg, 0) != 0) {
+	if (nng_msg_alloc(&msg, 0) == 0) {
+		if (nng_msg_append(msg, req, len) != 0 || nng_sendmsg(s->req, msg, 0) != 0) {
 			nng_msg_free(msg);
-		} else if (nng_recvmsg(q, &rep, 0) == 0) {
+		} else if (nng_recvmsg(s->req, &rep, 0) == 0) {
 			size_t n = nng_msg_len(rep);
 			if (n <= TOLL_TSL_MAX_BYTES) {
 				memcpy(s->rbuf, nng_msg_body(rep), n);
@@ -282,7 +296,6 @@ request(struct lane_sync *s, const uint8_t *req, size_t len, struct toll_tsl_msg
 			rc = TOLL_ETIMEDOUT;
 		}
 	}
-	nng_close(q);
 	return rc;
 }
 
@@ -527,7 +540,8 @@ catch_up(struct lane_sync *s, uint64_t latest)
 		uint8_t req[64];
 		size_t rlen;
 		struct toll_tsl_msg m;
-		int rc = toll_tsl_encode_get_deltas(req, sizeof(req), have, 0, s->c.station_id, 0, &rlen);
+		int rc = toll_tsl_encode_get_deltas(req, sizeof(req), have, 0, s->c.station_id,
+							    s->c.lane_id != 0 ? s->c.lane_id : 1, &rlen);
 		if (rc == 0)
 			rc = request(s, req, rlen, &m);
 		if (rc != 0) {
@@ -603,6 +617,7 @@ sync_thread(void *arg)
 	int64_t next_check = 0;
 	uint64_t latest = 0;
 	int was_stale = 0;
+	int64_t started = toll_mono_ms(); /* silence counts from here until a heartbeat */
 
 	while (!atomic_load(&s->stop)) {
 		nng_msg *msg;
@@ -643,7 +658,7 @@ sync_thread(void *arg)
 		}
 		if (now >= next_check) {
 			next_check = now + 1000;
-			int stale = s->last_beat_ms == 0 || now - s->last_beat_ms > s->c.stale_ms;
+			int stale = lane_sync_stale(started, s->last_beat_ms, now, s->c.stale_ms);
 			if (stale && !was_stale)
 				toll_err("tag status list: nothing heard from central for %" PRId64
 					 " ms: deciding from version %" PRIu64,
@@ -696,6 +711,8 @@ lane_sync_close(struct lane_sync *s)
 		pthread_join(s->thread, NULL);
 	if (s->have_sub)
 		nng_close(s->sub);
+	if (s->have_req)
+		nng_close(s->req);
 	if (s->logfd >= 0)
 		close(s->logfd);
 	toll_verifier_free(s->key);

@@ -32,6 +32,7 @@ struct lane_sync_conf {
 	const char *dir;	   /* where the list and the delta log are kept */
 	uint8_t central_key[32];   /* central's list key (public) */
 	uint32_t station_id;	   /* for central's logs */
+	uint16_t lane_id;	   /* for central's logs (the first lane's), 1..65535 */
 	int64_t stale_ms;	   /* alarm when no heartbeat for this long */
 	int64_t compact_deltas;	   /* write the merged list after this many logged deltas */
 };
@@ -66,5 +67,16 @@ struct toll_tsl_msg;
  * (into trips; NULL: not kept), then its version.  0 or the first
  * update's error (the version then stays). */
 int lane_sync_apply(struct lane_taglist *l, struct lane_trips *trips, const struct toll_tsl_msg *m);
+
+/* Central is silent: nothing heard for more than stale_ms, counted from
+ * the last heartbeat (monotonic ms, 0: none yet) or, before the first,
+ * from started_ms (when the lane began listening): a lane that has just
+ * started is not stale. */
+static inline int
+lane_sync_stale(int64_t started_ms, int64_t last_beat_ms, int64_t now_ms, int64_t stale_ms)
+{
+	int64_t since = last_beat_ms != 0 ? last_beat_ms : started_ms;
+	return now_ms - since > stale_ms;
+}
 
 #endif

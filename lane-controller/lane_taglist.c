@@ -769,24 +769,46 @@ find_account(const struct lane_taglist *l, uint64_t id)
 	return lo < l->adir[b + 1] && l->accts[lo].id == id ? (int64_t)lo : -1;
 }
 
-/* debits + fee, saturating at INT32_MAX; debits >= 0, fee >= 0 */
+/* debits + delta, kept in 0..INT32_MAX: saturating at INT32_MAX; a credit
+ * larger than the debits recorded (central's balance replaced them since)
+ * ends at 0.  debits >= 0. */
 static inline int32_t
-debit_add(int32_t debits, int64_t fee_vnd)
+debit_add(int32_t debits, int64_t delta_vnd)
 {
-	return fee_vnd > (int64_t)INT32_MAX - debits ? INT32_MAX : (int32_t)(debits + fee_vnd);
+	if (delta_vnd > (int64_t)INT32_MAX - debits)
+		return INT32_MAX;
+	if (delta_vnd < -(int64_t)debits)
+		return 0;
+	return (int32_t)(debits + delta_vnd);
 }
+
+static int debit_by(struct lane_taglist *l, uint64_t account_id, int64_t delta_vnd);
 
 int
 lane_taglist_debit(struct lane_taglist *l, uint64_t account_id, int64_t fee_vnd)
 {
 	if (l == NULL || fee_vnd < 0)
 		return TOLL_EINVAL;
+	return debit_by(l, account_id, fee_vnd);
+}
+
+int
+lane_taglist_credit(struct lane_taglist *l, uint64_t account_id, int64_t fee_vnd)
+{
+	if (l == NULL || fee_vnd < 0)
+		return TOLL_EINVAL;
+	return debit_by(l, account_id, -fee_vnd);
+}
+
+static int
+debit_by(struct lane_taglist *l, uint64_t account_id, int64_t delta_vnd)
+{
 	int64_t a = find_account(l, account_id);
 	if (a >= 0) {
 		int32_t *d = &l->accts[a].debit_vnd;
 		int32_t old = __atomic_load_n(d, __ATOMIC_ACQUIRE), nw;
 		while (old >= 0) {
-			nw = debit_add(old, fee_vnd);
+			nw = debit_add(old, delta_vnd);
 			if (__atomic_compare_exchange_n(d, &old, nw, 1, __ATOMIC_ACQUIRE, __ATOMIC_ACQUIRE))
 				return 0;
 		}
@@ -799,7 +821,7 @@ lane_taglist_debit(struct lane_taglist *l, uint64_t account_id, int64_t fee_vnd)
 		return TOLL_ENOTFOUND;
 	uint64_t old = __atomic_load_n(&u->state, __ATOMIC_RELAXED), nw;
 	do {
-		nw = (old & ~(uint64_t)UINT32_MAX) | (uint32_t)debit_add((int32_t)(uint32_t)old, fee_vnd);
+		nw = (old & ~(uint64_t)UINT32_MAX) | (uint32_t)debit_add((int32_t)(uint32_t)old, delta_vnd);
 	} while (!__atomic_compare_exchange_n(&u->state, &old, nw, 1, __ATOMIC_RELAXED, __ATOMIC_RELAXED));
 	return 0;
 }

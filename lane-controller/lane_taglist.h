@@ -108,6 +108,11 @@ int lane_taglist_lookup(const struct lane_taglist *l, const uint8_t *epc, unsign
 /* Record this lane's debit against an account: 0, TOLL_ENOTFOUND,
  * TOLL_EINVAL for a negative fee. */
 int lane_taglist_debit(struct lane_taglist *l, uint64_t account_id, int64_t fee_vnd);
+/* Take back a debit this lane recorded and did not charge after all (the
+ * vehicle left before the barrier opened for it): the same returns.  The
+ * debits recorded never go below 0 (central's balance may have replaced
+ * them meanwhile). */
+int lane_taglist_credit(struct lane_taglist *l, uint64_t account_id, int64_t fee_vnd);
 uint64_t lane_taglist_version(const struct lane_taglist *l);
 size_t lane_taglist_count(const struct lane_taglist *l);
 /* Bytes the list allocated (tags, index, accounts, passes, overflow, and

@@ -1,9 +1,13 @@
 /* test_lane.c: toll-lane against toll-sim, end to end: every outcome at a
  * barrier lane (paid, low balance, invalid, unknown, exempt, no tag), a
  * read with no vehicle, a neighbour lane's read and a repeated read charged
- * once, and kill -9 of toll-lane under traffic: nothing charged twice,
- * every vehicle through the barrier paid, the journal's chain and
- * signatures intact across the restart. */
+ * once, a refused vehicle backing out with two paying ones queued behind
+ * it on the held entry loop (both let through, each charged once), a
+ * neighbour lane's weaker read of a vehicle while a tagless one stands on
+ * that lane's loop (the stronger lane takes it, flagged), and kill -9 of
+ * toll-lane under traffic: nothing charged twice, every vehicle through
+ * the barrier paid, the journal's chain and signatures intact across the
+ * restart. */
 #include <errno.h>
 #include <inttypes.h>
 #include <signal.h>
@@ -60,6 +64,37 @@ count_csv(unsigned lane, const char *outcome, const char *epc)
 	return n;
 }
 
+/* What became of the simulated vehicle with this EPC (the last one):
+ * 1 passed, 0 backed out, -1 not (yet) known. */
+static int
+vehicle_fate(const char *epc)
+{
+	char path[600], line[1024], want[64], id[32] = "";
+	int fate = -1;
+	snprintf(path, sizeof(path), "%s/sim.log", workdir);
+	snprintf(want, sizeof(want), "epc=%s", epc);
+	FILE *f = fopen(path, "r");
+	if (f == NULL)
+		return -1;
+	while (fgets(line, sizeof(line), f) != NULL) {
+		const char *v = strstr(line, " vehicle ");
+		unsigned n;
+		if (v == NULL || sscanf(v, " vehicle %u", &n) != 1)
+			continue;
+		if (strstr(line, " arrives ") != NULL && strstr(line, want) != NULL) {
+			snprintf(id, sizeof(id), " vehicle %u ", n);
+			fate = -1;
+		} else if (id[0] != 0 && strstr(line, id) != NULL) {
+			if (strstr(line, " passed") != NULL)
+				fate = 1;
+			else if (strstr(line, " diverted ") != NULL)
+				fate = 0;
+		}
+	}
+	fclose(f);
+	return fate;
+}
+
 /* Lines of the simulator's event log matching both strings. */
 static int
 count_events(const char *a, const char *b)
@@ -107,6 +142,10 @@ start_lane(void)
 #define EPC_NEIGH "3034000000000000000000a6"
 #define EPC_REPEAT "3034000000000000000000a7"
 #define EPC_GHOST "3034000000000000000000a8"
+#define EPC_LOW2 "3034000000000000000000b1"	  /* refused: balance */
+#define EPC_QUEUED1 "3034000000000000000000b2" /* queued behind it */
+#define EPC_QUEUED2 "3034000000000000000000b3"
+#define EPC_NEIGH2 "3034000000000000000000b4"  /* the neighbour lane reads it, weaker */
 
 #define TRAFFIC_TAGS 60
 
@@ -196,13 +235,18 @@ main(void)
 		   "account,1003,900000\n"
 		   "account,1004,0\n"
 		   "account,1006,800000\n"
+		   "account,1007,10000\n"
 		   EPC_PAID ",,1001,1,51A11111,valid,0,,,\n"
 		   EPC_LOW ",,1002,1,51A22222,low,0,,,\n"
 		   EPC_INVALID ",,1003,1,51A33333,invalid,1,,,\n"
 		   EPC_EXEMPT ",,1004,1,80A00001,valid,0,exempt,,\n"
 		   EPC_NEIGH ",,1006,2,51B66666,valid,0,,,\n"
 		   EPC_REPEAT ",,1006,1,51B77777,valid,0,,,\n"
-		   EPC_GHOST ",,1006,1,51B88888,valid,0,,,\n");
+		   EPC_GHOST ",,1006,1,51B88888,valid,0,,,\n"
+		   EPC_LOW2 ",,1007,1,51C11111,low,0,,,\n"
+		   EPC_QUEUED1 ",,1006,1,51C22222,valid,0,,,\n"
+		   EPC_QUEUED2 ",,1006,1,51C33333,valid,0,,,\n"
+		   EPC_NEIGH2 ",,1006,1,51C44444,valid,0,,,\n");
 	/* the traffic of the kill -9 phase: 60 tags of one rich account */
 	{
 		char path[600];
@@ -221,7 +265,11 @@ main(void)
 		 "taglist.file = %s/taglist.tsl\ntariff.file = %s/tariff.txt\n"
 		 "control.socket = %s\n"
 		 "lane.0.reader = tcp:127.0.0.1:%d\nlane.1.reader = tcp:127.0.0.1:%d\n"
-		 "reader.rereport = 1\n",
+		 "reader.rereport = 1\n"
+		 /* the simulated drivers give up after 4 s at a shut barrier:
+		  * a refused one is gone ~5 s after its refusal, the next one
+		  * ~9.5 s after it */
+		 "lane.head_expire = 7s\n",
 		 workdir, workdir, workdir, workdir, sock_path, base, base + 1);
 	write_file("lane.conf", buf);
 	ITEST_CHECK(run("%s --check-config -c %s >/dev/null", itest_bin("toll-lane"), conf_path) == 0, "check-config");
@@ -268,17 +316,53 @@ main(void)
 	ITEST_CHECK(ctl("tag lane=0 epc=%s ms=200", EPC_GHOST) == 0, "ghost");
 	itest_sleep_ms(1500);
 
+	/* a refused vehicle, and two paying ones a second apart behind it: the
+	 * entry loop stays held from the first to the last; the refused one
+	 * backs out unseen, the lane lets it go after lane.head_expire and
+	 * opens for the next */
+	ITEST_CHECK(ctl("vehicle lane=0 epc=%s speed=35", EPC_LOW2) == 0, "refused ahead");
+	itest_sleep_ms(1000);
+	ITEST_CHECK(ctl("vehicle lane=0 epc=%s speed=35", EPC_QUEUED1) == 0, "queued 1");
+	itest_sleep_ms(1000);
+	ITEST_CHECK(ctl("vehicle lane=0 epc=%s speed=35", EPC_QUEUED2) == 0, "queued 2");
+	ITEST_CHECK(ctl("wait-idle ms=60000") == 0, "idle after the queue");
+
+	/* a tagless vehicle on lane 0 while lane 1's vehicle, beside it, is
+	 * also read by lane 0's antennas (12 dB weaker) */
+	ITEST_CHECK(ctl("vehicle lane=0 notag speed=35") == 0, "tagless");
+	ITEST_CHECK(ctl("vehicle lane=1 epc=%s speed=35 neighbour=0", EPC_NEIGH2) == 0, "beside it");
+	ITEST_CHECK(ctl("wait-idle ms=60000") == 0, "idle after the pair");
+
 	ITEST_CHECK(itest_stop(&lane, 10000) == 0, "toll-lane stops cleanly on SIGTERM");
-	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
-		ITEST_CHECK(count_csv(1, cases[i].outcome, cases[i].epc) == 1, "lane 0: one %s record for %s (got %d)",
-			    cases[i].outcome, cases[i].epc ? cases[i].epc : "notag",
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		/* two tagless vehicles on lane 0: the case, and the one beside
+		 * EPC_NEIGH2 */
+		int want = cases[i].epc != NULL ? 1 : 2;
+		ITEST_CHECK(count_csv(1, cases[i].outcome, cases[i].epc) == want, "lane 0: %d %s records for %s (got %d)",
+			    want, cases[i].outcome, cases[i].epc ? cases[i].epc : "notag",
 			    count_csv(1, cases[i].outcome, cases[i].epc));
+	}
 	ITEST_CHECK(count_csv(2, "paid", EPC_NEIGH) == 1, "neighbour vehicle paid once at lane 1");
 	ITEST_CHECK(count_csv(1, "", EPC_NEIGH) == 0, "lane 0 made no record of lane 1's vehicle");
 	ITEST_CHECK(count_csv(1, "paid", EPC_REPEAT) == 1, "repeated reads charged once (%d)",
 		    count_csv(1, "paid", EPC_REPEAT));
 	ITEST_CHECK(count_csv(1, "", EPC_GHOST) == 0, "a read with no vehicle is not charged");
-	ITEST_CHECK(count_events("passed", NULL) == 4, "4 vehicles through (paid, exempt, neighbour, repeat): %d",
+	/* the queue behind the refused vehicle */
+	ITEST_CHECK(count_csv(1, "refused-balance", EPC_LOW2) == 1, "refused ahead: recorded once");
+	ITEST_CHECK(vehicle_fate(EPC_LOW2) == 0, "refused ahead: backed out");
+	ITEST_CHECK(vehicle_fate(EPC_QUEUED1) == 1 && vehicle_fate(EPC_QUEUED2) == 1,
+		    "the two behind it passed (%d, %d), not backed out charged", vehicle_fate(EPC_QUEUED1),
+		    vehicle_fate(EPC_QUEUED2));
+	ITEST_CHECK(count_csv(1, "paid", EPC_QUEUED1) == 1 && count_csv(1, "paid", EPC_QUEUED2) == 1,
+		    "the two behind it charged once each (%d, %d)", count_csv(1, "paid", EPC_QUEUED1),
+		    count_csv(1, "paid", EPC_QUEUED2));
+	/* the stronger read's lane takes the tag, and says lane 0 read it too
+	 * (flags 2); lane 0's tagless vehicle is not let through on it */
+	ITEST_CHECK(count_csv(2, ",paid,35000,2,", EPC_NEIGH2) == 1, "beside it: paid once at lane 1, flagged neighbour");
+	ITEST_CHECK(count_csv(1, "", EPC_NEIGH2) == 0, "beside it: lane 0 made no record of it");
+	ITEST_CHECK(vehicle_fate(EPC_NEIGH2) == 1, "beside it: passed");
+	ITEST_CHECK(count_events("passed", NULL) == 7,
+		    "7 vehicles through (paid, exempt, neighbour, repeat, the two queued, beside it): %d",
 		    count_events("passed", NULL));
 	ITEST_CHECK(count_events("message=3", NULL) >= 1, "display: insufficient balance");
 	ITEST_CHECK(count_events("message=4", NULL) >= 2, "display: tag invalid (invalid, unknown)");
@@ -291,6 +375,7 @@ main(void)
 
 	/* kill -9 under traffic: restart, nothing charged twice, every read the
 	 * reader had acknowledged is in the journal, the chain verifies */
+	int passed0 = count_events("passed", NULL), diverted0 = count_events("diverted", NULL);
 	srand((unsigned)itest_now_ms());
 	unsigned seed = (unsigned)rand();
 	printf("kill -9 phase seed %u\n", seed);
@@ -324,7 +409,7 @@ main(void)
 				itest_bin("toll-lane"), workdir, k + 1, workdir) == 0,
 			    "seed %u: lane %u chain verifies across the kill", seed, k + 1);
 	}
-	ITEST_CHECK(count_events("passed", NULL) - 4 == TRAFFIC_TAGS - count_events("diverted", NULL) + 4,
+	ITEST_CHECK(count_events("passed", NULL) - passed0 == TRAFFIC_TAGS - (count_events("diverted", NULL) - diverted0),
 		    "every traffic vehicle passed or was diverted");
 
 	itest_stop(&sim, 5000);

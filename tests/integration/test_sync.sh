@@ -131,6 +131,9 @@ echo "top-up committed to applied at the lane: $ms ms (polled every 100 ms)"
 check "within a second ($ms ms)" test "$ms" -lt 1000
 check "the same vehicle, decided again, pays" wait_for 10 count_at_least paid 1
 check "the top-up came as a delta" wait_for 2 count_at_least deltas 1
+# central has been there all along: no "central silent" alarm (every lane
+# used to raise one within a second of starting)
+check "no staleness alarm while central is heard" sh -c "! grep -q 'nothing heard from central' \"$work/lane.log\""
 
 # a monthly pass at this station from today (station time): account 1003
 # holds nothing, its vehicle passes free

@@ -87,6 +87,16 @@ find(int n, enum lane_act_kind kind)
 	return NULL;
 }
 
+/* The k-th (from 0) action of kind, or NULL. */
+static const struct lane_action *
+find_nth(int n, enum lane_act_kind kind, int k)
+{
+	for (int i = 0; i < n; i++)
+		if (acts[i].kind == kind && k-- == 0)
+			return &acts[i];
+	return NULL;
+}
+
 static int
 step(struct lane_logic *l, int entry, int exit_loop, int64_t now)
 {
@@ -254,10 +264,18 @@ START_TEST(test_two_paid_in_a_row)
 	step(l, 1, 0, 1000);
 	read_tag(l, 0x01, 1010);
 	n = read_tag(l, 0x06, 1400); /* the vehicle behind, same loop */
-	ck_assert_int_eq(count(n, LANE_ACT_RECORD), 1);
+	/* decided, but charged only when the barrier is for it */
+	ck_assert_int_eq(count(n, LANE_ACT_RECORD), 0);
 	ck_assert_int_eq(count(n, LANE_ACT_BARRIER), 0);
+	ck_assert_int_eq(decides, 2);
 	ck_assert_uint_eq(lane_logic_queue_len(l), 2);
-	step(l, 1, 1, 1500);
+	n = step(l, 1, 1, 1500); /* the first one through: the second is the head */
+	ck_assert_int_eq(count(n, LANE_ACT_RECORD), 1);
+	ck_assert_int_eq(find(n, LANE_ACT_RECORD)->d.outcome, TOLL_OUT_PAID);
+	ck_assert_int_eq(find(n, LANE_ACT_RECORD)->rd.epc[11], 0x06);
+	ck_assert_int_eq(find(n, LANE_ACT_BARRIER)->on, 1);
+	/* the record comes before the barrier command */
+	ck_assert(find(n, LANE_ACT_RECORD) < find(n, LANE_ACT_BARRIER));
 	n = step(l, 1, 0, 2000);
 	/* the next one has paid too: the barrier stays open */
 	ck_assert_int_eq(count(n, LANE_ACT_BARRIER), 0);
@@ -367,8 +385,12 @@ START_TEST(test_head_without_tag_expires)
 	n = step(l, 1, 0, 10500);
 	ck_assert_int_eq(count(n, LANE_ACT_RECORD), 0);
 	n = step(l, 1, 0, 11000);
-	ck_assert_int_eq(count(n, LANE_ACT_RECORD), 1);
+	/* the one without a tag recorded, then the paying one charged as the
+	 * barrier opens for it */
+	ck_assert_int_eq(count(n, LANE_ACT_RECORD), 2);
 	ck_assert_int_eq(find(n, LANE_ACT_RECORD)->d.outcome, TOLL_OUT_NO_TAG);
+	ck_assert_int_eq(find_nth(n, LANE_ACT_RECORD, 1)->d.outcome, TOLL_OUT_PAID);
+	ck_assert(find_nth(n, LANE_ACT_RECORD, 1) < find(n, LANE_ACT_BARRIER));
 	ck_assert_int_eq(find(n, LANE_ACT_BARRIER)->on, 1);
 	ck_assert_int_eq(lane_logic_state(l), LANE_OPEN);
 	ck_assert_uint_eq(lane_logic_stats(l)->heads_expired, 1);
@@ -396,6 +418,177 @@ START_TEST(test_late_read_after_reader_outage)
 }
 END_TEST
 
+/* Step the lane every 100 ms from t0 to t1 with the loops as given;
+ * returns the total number of actions of kind in that time. */
+static int
+steps(struct lane_logic *l, int entry, int exit_loop, int64_t t0, int64_t t1, enum lane_act_kind kind)
+{
+	int k = 0;
+	for (int64_t t = t0; t <= t1; t += 100)
+		k += count(step(l, entry, exit_loop, t), kind);
+	return k;
+}
+
+/* The demo's bug: a refused vehicle at the barrier with two paying ones
+ * queued behind it on the same (long) entry loop.  The refused one backs
+ * out; the loop never clears, the next one holds it.  The lane must not
+ * keep the refused vehicle at the head for good (the ones behind would
+ * wait at a shut barrier, charged, and back out too): after head_expire_ms
+ * it is taken as gone and the next one is served, charged as the barrier
+ * opens for it. */
+START_TEST(test_refused_head_backs_out_on_a_held_loop)
+{
+	struct lane_logic *l = new_logic();
+	int n;
+
+	step(l, 1, 0, 1000);
+	n = read_tag(l, 0x02, 1100); /* refused: balance */
+	ck_assert_int_eq(find(n, LANE_ACT_RECORD)->d.outcome, TOLL_OUT_REFUSED_BALANCE);
+	n = read_tag(l, 0x01, 2100); /* behind it, the loop still held */
+	ck_assert_int_eq(count(n, LANE_ACT_RECORD), 0);
+	ck_assert_int_eq(count(n, LANE_ACT_BARRIER), 0);
+	n = read_tag(l, 0x06, 3100);
+	ck_assert_int_eq(count(n, LANE_ACT_RECORD), 0);
+	ck_assert_uint_eq(lane_logic_queue_len(l), 3);
+	/* the refused one backs out at ~6 s: the lane cannot see it; until
+	 * head_expire_ms (10 s) after it was refused the barrier stays shut */
+	ck_assert_int_eq(steps(l, 1, 0, 1200, 11000, LANE_ACT_BARRIER), 0);
+	ck_assert_int_eq(lane_logic_state(l), LANE_CLOSED_REFUSED);
+	n = step(l, 1, 0, 11100);
+	ck_assert_int_eq(count(n, LANE_ACT_ALARM), 1);
+	ck_assert_int_eq(count(n, LANE_ACT_RECORD), 1);
+	ck_assert_int_eq(find(n, LANE_ACT_RECORD)->d.outcome, TOLL_OUT_PAID);
+	ck_assert_int_eq(find(n, LANE_ACT_RECORD)->rd.epc[11], 0x01);
+	ck_assert_int_eq(find(n, LANE_ACT_BARRIER)->on, 1);
+	ck_assert(find(n, LANE_ACT_RECORD) < find(n, LANE_ACT_BARRIER));
+	ck_assert_int_eq(find(n, LANE_ACT_DISPLAY)->d.fee_vnd, 35000);
+	ck_assert_int_eq(lane_logic_state(l), LANE_OPEN);
+	ck_assert_uint_eq(lane_logic_queue_len(l), 2);
+	/* both go through, each charged once, right before its own opening */
+	n = step(l, 1, 1, 12000);
+	ck_assert_int_eq(count(n, LANE_ACT_RECORD), 1);
+	ck_assert_int_eq(find(n, LANE_ACT_RECORD)->rd.epc[11], 0x06);
+	step(l, 1, 0, 12500);
+	step(l, 1, 1, 13000);
+	step(l, 0, 1, 13300);
+	n = step(l, 0, 0, 13600);
+	ck_assert_int_eq(count(n, LANE_ACT_RECORD), 0);
+	ck_assert_int_eq(find(n, LANE_ACT_BARRIER)->on, 0);
+	ck_assert_int_eq(lane_logic_state(l), LANE_IDLE);
+	ck_assert_uint_eq(lane_logic_stats(l)->passages, 2);
+	ck_assert_uint_eq(lane_logic_stats(l)->unpaid_passages, 0);
+	ck_assert_uint_eq(lane_logic_stats(l)->vehicles_paid, 2);
+	ck_assert_uint_eq(lane_logic_stats(l)->heads_expired, 1);
+	ck_assert_uint_eq(lane_logic_stats(l)->charged_not_passed, 0);
+	lane_logic_free(l);
+}
+END_TEST
+
+/* The same, but everyone backs out before the lane gives up on the
+ * refused head (the loop clears): the paying ones behind it were never at
+ * the barrier, so nothing is charged; their decisions are released. */
+START_TEST(test_queued_paid_vehicle_leaving_is_not_charged)
+{
+	struct lane_logic *l = new_logic();
+	int n, records = 0;
+
+	step(l, 1, 0, 1000);
+	read_tag(l, 0x02, 1100);
+	n = read_tag(l, 0x01, 2100);
+	records += count(n, LANE_ACT_RECORD);
+	for (int64_t t = 1200; t <= 8000; t += 100)
+		records += count(step(l, 1, 0, t), LANE_ACT_RECORD);
+	n = step(l, 0, 0, 8100); /* all gone, no exit-loop edge */
+	records += count(n, LANE_ACT_RECORD);
+	ck_assert_int_eq(records, 0);
+	ck_assert_int_eq(count(n, LANE_ACT_RELEASE), 1);
+	ck_assert_int_eq(find(n, LANE_ACT_RELEASE)->d.outcome, TOLL_OUT_PAID);
+	ck_assert_int_eq(find(n, LANE_ACT_RELEASE)->rd.epc[11], 0x01);
+	ck_assert_int_eq(count(n, LANE_ACT_ALARM), 0);
+	ck_assert_int_eq(count(n, LANE_ACT_BARRIER), 0);
+	ck_assert_int_eq(lane_logic_state(l), LANE_IDLE);
+	ck_assert_uint_eq(lane_logic_stats(l)->vehicles_paid, 0);
+	ck_assert_uint_eq(lane_logic_stats(l)->vehicles_released, 1);
+	lane_logic_free(l);
+}
+END_TEST
+
+/* A refused head with nobody decided behind it stays the head: the lane
+ * does not open for a vehicle it has not identified. */
+START_TEST(test_refused_head_stays_without_a_decided_one_behind)
+{
+	struct lane_logic *l = new_logic();
+
+	step(l, 1, 0, 1000);
+	read_tag(l, 0x03, 1100);
+	ck_assert_int_eq(steps(l, 1, 0, 1200, 30000, LANE_ACT_BARRIER), 0);
+	ck_assert_int_eq(lane_logic_state(l), LANE_CLOSED_REFUSED);
+	ck_assert_uint_eq(lane_logic_stats(l)->heads_expired, 0);
+	lane_logic_free(l);
+}
+END_TEST
+
+/* The barrier was commanded open for the paid head but it never went
+ * through (the barrier failed): the lane cannot undo that charge itself;
+ * it says so. */
+START_TEST(test_charged_head_leaving_raises_an_alarm)
+{
+	struct lane_logic *l = new_logic();
+	int n;
+
+	step(l, 1, 0, 1000);
+	n = read_tag(l, 0x01, 1100);
+	ck_assert_int_eq(count(n, LANE_ACT_RECORD), 1);
+	n = step(l, 0, 0, 6000);
+	ck_assert_int_eq(count(n, LANE_ACT_RELEASE), 0);
+	ck_assert_int_eq(count(n, LANE_ACT_ALARM), 1);
+	ck_assert_uint_eq(lane_logic_stats(l)->charged_not_passed, 1);
+	lane_logic_free(l);
+}
+END_TEST
+
+/* A decision held while the vehicle was queued: its pass timeout counts
+ * from when the barrier opened for it, not from its read. */
+START_TEST(test_pass_timeout_counts_from_the_head)
+{
+	struct lane_logic *l = new_logic();
+	int n;
+
+	step(l, 1, 0, 1000);
+	read_tag(l, 0x02, 1100);
+	read_tag(l, 0x01, 1200);
+	steps(l, 1, 0, 1300, 11000, LANE_ACT_RECORD);
+	n = step(l, 1, 0, 11100); /* the refused one taken as gone */
+	ck_assert_int_eq(find(n, LANE_ACT_BARRIER)->on, 1);
+	n = step(l, 1, 0, 17000); /* 15.8 s after its read, 5.9 s at the head */
+	ck_assert_int_eq(count(n, LANE_ACT_ALARM), 0);
+	ck_assert_int_eq(lane_logic_state(l), LANE_OPEN);
+	ck_assert_uint_eq(lane_logic_stats(l)->passages_assumed, 0);
+	lane_logic_free(l);
+}
+END_TEST
+
+/* A refused driver who waits at the barrier until a top-up arrives: the
+ * barrier opens for them then, and their pass timeout counts from then. */
+START_TEST(test_topped_up_after_a_long_wait)
+{
+	struct lane_logic *l = new_logic();
+	int n;
+
+	step(l, 1, 0, 1000);
+	read_tag(l, 0x02, 1100);
+	ck_assert_int_eq(steps(l, 1, 0, 1200, 20000, LANE_ACT_RECORD), 0);
+	topped_up = 1;
+	n = steps(l, 1, 0, 20100, 22100, LANE_ACT_RECORD);
+	ck_assert_int_eq(n, 1);
+	ck_assert_int_eq(lane_logic_state(l), LANE_OPEN);
+	ck_assert_int_eq(steps(l, 1, 0, 22200, 30000, LANE_ACT_ALARM), 0);
+	ck_assert_int_eq(lane_logic_state(l), LANE_OPEN);
+	ck_assert_uint_eq(lane_logic_stats(l)->passages_assumed, 0);
+	lane_logic_free(l);
+}
+END_TEST
+
 static Suite *
 suite(void)
 {
@@ -414,6 +607,12 @@ suite(void)
 	tcase_add_test(tc, test_missed_exit_edge);
 	tcase_add_test(tc, test_head_without_tag_expires);
 	tcase_add_test(tc, test_late_read_after_reader_outage);
+	tcase_add_test(tc, test_refused_head_backs_out_on_a_held_loop);
+	tcase_add_test(tc, test_queued_paid_vehicle_leaving_is_not_charged);
+	tcase_add_test(tc, test_refused_head_stays_without_a_decided_one_behind);
+	tcase_add_test(tc, test_charged_head_leaving_raises_an_alarm);
+	tcase_add_test(tc, test_pass_timeout_counts_from_the_head);
+	tcase_add_test(tc, test_topped_up_after_a_long_wait);
 	suite_add_tcase(s, tc);
 	return s;
 }
