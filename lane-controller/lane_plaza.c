@@ -208,6 +208,24 @@ lane_plaza_claim(struct lane_plaza *p, unsigned lane, const uint8_t *epc, unsign
 }
 
 void
+lane_plaza_restore(struct lane_plaza *p, unsigned lane, const uint8_t *epc, unsigned bits, int64_t taken_ms,
+		   int64_t now_ms)
+{
+	struct slot *s;
+
+	if (bits == 0 || bits > FWI_EPC_MAX_BITS || now_ms - taken_ms > p->suppress_ms)
+		return;
+	pthread_mutex_lock(&p->mu);
+	s = lookup(p, epc, bits, now_ms, 1);
+	if (s != NULL && (!s->claimed || s->claim_ms <= taken_ms)) {
+		s->claimed = 1;
+		s->claim_lane = (uint16_t)lane;
+		s->claim_ms = taken_ms;
+	}
+	pthread_mutex_unlock(&p->mu);
+}
+
+void
 lane_plaza_release(struct lane_plaza *p, unsigned lane, const uint8_t *epc, unsigned bits)
 {
 	struct slot *s;

@@ -59,6 +59,12 @@ void lane_plaza_polled(struct lane_plaza *p, unsigned lane, int64_t started_ms, 
  * vehicle on its loop a poll started at or after rx_ms; or vote_ms has
  * passed since rx_ms; 1 at once in a plaza of one lane. */
 int lane_plaza_vote_closed(struct lane_plaza *p, unsigned lane, int64_t rx_ms, int64_t now_ms);
+/* At start: the lane took the tag at taken_ms (monotonic, may be before
+ * this process began) by a record in its journal; a read within the
+ * suppression window is then a re-read, not a second charge.  Ignored
+ * when the window has passed. */
+void lane_plaza_restore(struct lane_plaza *p, unsigned lane, const uint8_t *epc, unsigned bits, int64_t taken_ms,
+			int64_t now_ms);
 /* The claim did not end in a charge: another read may claim again. */
 void lane_plaza_release(struct lane_plaza *p, unsigned lane,
 			const uint8_t *epc, unsigned epc_bits);

@@ -538,6 +538,8 @@ recover(struct lane_run *r)
 	uint32_t boot = 0, rseq = 0;
 	int found_read = 0;
 
+	int64_t mono_now = toll_mono_ms(), real_now = toll_real_ms();
+
 	from = last > 65536 ? last - 65536 : 1;
 again:
 	rc = toll_journal_iter_open(r->journal, from, &it);
@@ -556,6 +558,14 @@ again:
 			r->lane_seq = t.lane_seq;
 			toll_txn_hash(&t, r->prev_hash);
 			found_txn = 1;
+			/* what this lane took before it stopped: a re-read of it
+			 * after the restart, within the plaza's suppression window,
+			 * is not a second charge */
+			if (r->ctx != NULL && r->ctx->plaza != NULL && t.epc_bits > 0 &&
+			    (t.outcome == TOLL_OUT_PAID || t.outcome == TOLL_OUT_EXEMPT || t.outcome == TOLL_OUT_PASS ||
+			     t.outcome == TOLL_OUT_ENTRY))
+				lane_plaza_restore(r->ctx->plaza, r->decider.lane, t.epc, t.epc_bits,
+						   mono_now - (real_now - t.time_ms), mono_now);
 		} else if (type == LANE_REC_READ && len >= 4 + FWI_RECORD_BYTES) {
 			struct toll_rd rd;
 			struct fwi_record f;

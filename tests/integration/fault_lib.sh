@@ -237,6 +237,7 @@ start_lane() {
 		--set plaza.suppress=60s --set "lane.read_hold=$((1000 / scale))ms" \
 		--set "lane.tag_wait=$((1500 / scale > 100 ? 1500 / scale : 100))ms" \
 		--set "lane.recheck=$((2000 / scale > 100 ? 2000 / scale : 100))ms" --set "list.central_key=$listpub" \
+		--set "lane.head_expire=$((10000 / scale > 1000 ? 10000 / scale : 1000))ms" \
 		--set "list.subscribe=tcp://127.0.0.1:$lane_pub" --set "list.request=tcp://127.0.0.1:$lane_req" \
 		>>"$work/lane$p.log" 2>&1 &
 	lane_pid[$p]=$!

@@ -34,6 +34,29 @@ START_TEST(test_claim_and_reread)
 }
 END_TEST
 
+/* A lane restarted: what its journal says it took within the window is a
+ * re-read (no second charge), for itself and for its neighbours. */
+START_TEST(test_restore_after_restart)
+{
+	struct lane_plaza *p;
+	unsigned other = 99;
+
+	ck_assert_int_eq(lane_plaza_new(4, 300000, 50, &p), 0);
+	/* taken 200 s before the new process's clock read 1000 */
+	lane_plaza_restore(p, 2, epc_a, 96, 1000 - 200000, 1000);
+	/* taken 400 s before: past the window, not restored */
+	lane_plaza_restore(p, 2, epc_b, 96, 1000 - 400000, 1000);
+	ck_assert_int_eq(lane_plaza_claim(p, 2, epc_a, 96, -550, 11000, &other, NULL), LANE_VOTE_AGAIN);
+	ck_assert_int_eq(lane_plaza_claim(p, 1, epc_a, 96, -400, 12000, &other, NULL), LANE_VOTE_OTHER);
+	ck_assert_uint_eq(other, 2);
+	ck_assert_int_eq(lane_plaza_claim(p, 2, epc_b, 96, -550, 11000, &other, NULL), LANE_VOTE_MINE);
+	/* the window counts from the journal's time, not the restart */
+	ck_assert_int_eq(lane_plaza_claim(p, 2, epc_a, 96, -550, 1000 - 200000 + 300001, &other, NULL),
+			 LANE_VOTE_MINE);
+	lane_plaza_free(p);
+}
+END_TEST
+
 START_TEST(test_vote_strongest_with_loop)
 {
 	struct lane_plaza *p;
@@ -285,6 +308,7 @@ suite(void)
 	Suite *s = suite_create("lane_plaza");
 	TCase *tc = tcase_create("core");
 	tcase_add_test(tc, test_claim_and_reread);
+	tcase_add_test(tc, test_restore_after_restart);
 	tcase_add_test(tc, test_vote_strongest_with_loop);
 	tcase_add_test(tc, test_vote_window_and_release);
 	tcase_add_test(tc, test_many_tags);
