@@ -16,31 +16,16 @@
 #   - afterwards the settlement invariants: balances sum to zero and equal
 #     their entries, every top-up has its one ledger entry.
 set -u
-top=$(cd "$(dirname "$0")/../.." && pwd)
-bin=${TOLL_BIN:-$top/build/bin}
-pass=0
-fail=0
-check() {
-	local name=$1
-	shift
-	if "$@"; then pass=$((pass + 1)); else fail=$((fail + 1)); echo "FAIL: $name"; fi
-}
-work=$(mktemp -d "${TMPDIR:-/tmp}/toll-api.XXXXXX")
-chmod 755 "$work"
+. "$(dirname "$0")/itest.sh"
+itest_work api
 central_pid=
 cleanup() {
 	[ -n "$central_pid" ] && kill -9 "$central_pid" 2>/dev/null
 	{ wait; } 2>/dev/null
-	"$top/scripts/pg-embedded" stop "$work/pg" >/dev/null 2>&1
-	if [ "$fail" -eq 0 ]; then rm -rf "$work"; else echo "kept $work"; fi
+	itest_stop_pg_and_work
 }
 trap cleanup EXIT
-unset DATABASE_URL
-set -a
-eval "$("$top/scripts/pg-embedded" start "$work/pg")" || exit 1
-set +a
-q() { psql -qtA -v ON_ERROR_STOP=1 "$@"; }
-sqlis() { [ "$(q -c "$1")" = "$2" ]; }
+itest_pg || exit 1
 
 "$bin/toll-central" --migrate >"$work/migrate.log" 2>&1
 check "migrate" test $? -eq 0
@@ -101,7 +86,6 @@ check "one ledger entry, from the partner" sqlis "SELECT count(*) || ' ' || sum(
 check "the account is valid again" sqlis "SELECT status FROM accounts WHERE id = 1001" 0
 check "the driver is told" sqlis "SELECT count(*) FROM notifications WHERE kind = 'topup' AND account_id = 1001 AND amount_vnd = 500000 AND balance_vnd = 500000" 1
 newer() { local v; v=$(q -c "SELECT COALESCE(max(version), 0) FROM list_deltas"); [ "$v" -gt "$v0" ]; }
-wait_for() { local n=$(($1 * 10)); shift; for _ in $(seq 1 "$n"); do "$@" && return 0; sleep 0.1; done; return 1; }
 check "the lanes' list has it (a new version)" wait_for 5 newer
 
 # a retry: the same answer, credited once
@@ -250,5 +234,4 @@ kill "$central_pid"
 wait "$central_pid"
 check "central stops cleanly" test $? -eq 0
 central_pid=
-echo "$pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+itest_done

@@ -16,31 +16,17 @@
 #   - afterwards: balances sum to zero and are their entries, every lane
 #     transaction is stored once.
 set -u
-top=$(cd "$(dirname "$0")/../.." && pwd)
-bin=${TOLL_BIN:-$top/build/bin}
-pass=0
-fail=0
-check() {
-	local name=$1
-	shift
-	if "$@"; then pass=$((pass + 1)); else fail=$((fail + 1)); echo "FAIL: $name"; fi
-}
-work=$(mktemp -d "${TMPDIR:-/tmp}/toll-closed.XXXXXX")
-chmod 755 "$work"
+. "$(dirname "$0")/itest.sh"
+itest_work closed
 sim_pid= central_pid=
 declare -A lane_pid
 cleanup() {
 	for p in "${lane_pid[@]}" $sim_pid $central_pid; do kill -9 "$p" 2>/dev/null; done
 	{ wait; } 2>/dev/null
-	"$top/scripts/pg-embedded" stop "$work/pg" >/dev/null 2>&1
-	if [ "$fail" -eq 0 ]; then rm -rf "$work"; else echo "kept $work"; fi
+	itest_stop_pg_and_work
 }
 trap cleanup EXIT
-unset DATABASE_URL
-set -a
-eval "$("$top/scripts/pg-embedded" start "$work/pg")" || exit 1
-set +a
-q() { psql -qtA -v ON_ERROR_STOP=1 "$@"; }
+itest_pg || exit 1
 admin() { "$bin/toll-admin" "$@" >>"$work/admin.log" 2>&1; }
 
 "$bin/toll-central" --migrate >"$work/migrate.log" 2>&1
@@ -97,18 +83,8 @@ start_lane() {
 }
 lane_status() { "$bin/toll-lane" status --socket "$work/l$1.sock" 2>/dev/null; }
 field() { sed -n "s/.* $1=\([0-9-]*\).*/\1/p" | head -1; }
-wait_for() {
-	local n=$(($1 * 10))
-	shift
-	for _ in $(seq 1 "$n"); do
-		"$@" && return 0
-		sleep 0.1
-	done
-	return 1
-}
 has_list() { local v; v=$(lane_status "$1" | grep '^list ' | field version); [ -n "$v" ] && [ "$v" -gt 0 ]; }
 open_entries() { local v; v=$(lane_status 204 | grep '^entries ' | sed -n 's/.*open=\([0-9]*\).*/\1/p'); [ "$v" = "$1" ]; }
-sqlis() { [ "$(q -c "$1")" = "$2" ]; }
 vehicle() { "$bin/toll-sim" ctl --ctl "$work/sim.sock" vehicle lane="$1" epc="$2" >>"$work/ctl.log" 2>&1; }
 
 start_central
@@ -190,5 +166,4 @@ check "nothing quarantined" sqlis "SELECT count(*) FROM quarantine" 0
 for st in 201 202 204; do kill "${lane_pid[$st]}" 2>/dev/null; done
 wait "${lane_pid[@]}" 2>/dev/null
 lane_pid=()
-echo "$pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+itest_done

@@ -15,30 +15,16 @@
 #   - central back: the lane catches up, its transactions are settled once,
 #     and the ledger balances.
 set -u
-top=$(cd "$(dirname "$0")/../.." && pwd)
-bin=${TOLL_BIN:-$top/build/bin}
-pass=0
-fail=0
-check() {
-	local name=$1
-	shift
-	if "$@"; then pass=$((pass + 1)); else fail=$((fail + 1)); echo "FAIL: $name"; fi
-}
-work=$(mktemp -d "${TMPDIR:-/tmp}/toll-sync.XXXXXX")
-chmod 755 "$work"
+. "$(dirname "$0")/itest.sh"
+itest_work sync
 sim_pid= lane_pid= central_pid=
 cleanup() {
 	for p in $lane_pid $sim_pid $central_pid; do kill -9 "$p" 2>/dev/null; done
 	wait 2>/dev/null
-	"$top/scripts/pg-embedded" stop "$work/pg" >/dev/null 2>&1
-	if [ "$fail" -eq 0 ]; then rm -rf "$work"; else echo "kept $work"; fi
+	itest_stop_pg_and_work
 }
 trap cleanup EXIT
-unset DATABASE_URL
-set -a
-eval "$("$top/scripts/pg-embedded" start "$work/pg")" || exit 1
-set +a
-q() { psql -qtA -v ON_ERROR_STOP=1 "$@"; }
+itest_pg || exit 1
 
 "$bin/toll-central" --migrate >"$work/migrate.log" 2>&1
 check "migrate" test $? -eq 0
@@ -87,16 +73,6 @@ start_lane() {
 }
 lane_status() { "$bin/toll-lane" status --socket "$work/l.sock" 2>/dev/null; }
 field() { sed -n "s/.* $1=\([0-9-]*\).*/\1/p" | head -1; }
-# wait_for SECONDS COMMAND...: until the command succeeds
-wait_for() {
-	local n=$(($1 * 10))
-	shift
-	for _ in $(seq 1 "$n"); do
-		"$@" && return 0
-		sleep 0.1
-	done
-	return 1
-}
 version_above() { local v; v=$(lane_status | grep '^list ' | field version); [ -n "$v" ] && [ "$v" -gt "$1" ]; }
 count_at_least() { local v; v=$(lane_status | field "$1"); [ -n "$v" ] && [ "$v" -ge "$2" ]; }
 journal_has() { "$bin/toll-lane" journal dump "$work/s/lane-1/journal" 2>/dev/null | grep -q "$1"; }
@@ -182,5 +158,4 @@ check "nothing refused by the lane's list check" test "$(lane_status | grep '^li
 kill "$lane_pid"
 wait "$lane_pid" 2>/dev/null
 lane_pid=
-echo "$pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+itest_done

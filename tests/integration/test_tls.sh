@@ -18,23 +18,13 @@
 # toll-central also refuses to start on tls+tcp:// without a usable
 # tls.cert, and toll-lane without central.tls_ca.
 set -u
-top=$(cd "$(dirname "$0")/../.." && pwd)
-bin=${TOLL_BIN:-$top/build/bin}
-pass=0
-fail=0
-check() {
-	local name=$1
-	shift
-	if "$@"; then pass=$((pass + 1)); else fail=$((fail + 1)); echo "FAIL: $name"; fi
-}
-work=$(mktemp -d "${TMPDIR:-/tmp}/toll-tls.XXXXXX")
-chmod 755 "$work"
+. "$(dirname "$0")/itest.sh"
+itest_work tls
 sim_pid= central_pid= lane_pids=
 cleanup() {
 	for p in $lane_pids $sim_pid $central_pid; do kill -9 "$p" 2>/dev/null; done
 	wait 2>/dev/null
-	"$top/scripts/pg-embedded" stop "$work/pg" >/dev/null 2>&1
-	if [ "$fail" -eq 0 ]; then rm -rf "$work"; else echo "kept $work"; fi
+	itest_stop_pg_and_work
 }
 trap cleanup EXIT
 command -v openssl >/dev/null || {
@@ -70,10 +60,7 @@ openssl verify -CAfile "$work/ca.crt" "$work/rogue-lane.crt" >>"$cert_log" 2>&1
 check "the rogue lane certificate does not" test $? -ne 0
 
 # ---- database, lanes 1..6 of station 101, each with its own key ----
-unset DATABASE_URL
-set -a
-eval "$("$top/scripts/pg-embedded" start "$work/pg")" || exit 1
-set +a
+itest_pg || exit 1
 "$bin/toll-central" --migrate >"$work/migrate.log" 2>&1
 check "migrate" test $? -eq 0
 nlanes=6
@@ -232,5 +219,4 @@ check "one entry per posted transaction" test "$(q "SELECT count(*) FROM transac
 kill $lane_pids "$central_pid"
 wait $lane_pids "$central_pid" 2>/dev/null
 lane_pids= central_pid=
-echo "$pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+itest_done

@@ -6,29 +6,16 @@
 # transaction each lane made is in the database exactly once (no gap, no
 # double), the lanes have nothing pending, and the ledger balances.
 set -u
-top=$(cd "$(dirname "$0")/../.." && pwd)
-bin=${TOLL_BIN:-$top/build/bin}
-pass=0
-fail=0
-check() {
-	local name=$1
-	shift
-	if "$@"; then pass=$((pass + 1)); else fail=$((fail + 1)); echo "FAIL: $name"; fi
-}
-work=$(mktemp -d "${TMPDIR:-/tmp}/toll-uplink.XXXXXX")
-chmod 755 "$work"
+. "$(dirname "$0")/itest.sh"
+itest_work uplink
 sim_pid= lane_pid= central_pid=
 cleanup() {
 	for p in $lane_pid $sim_pid $central_pid; do kill -9 "$p" 2>/dev/null; done
 	wait 2>/dev/null
-	"$top/scripts/pg-embedded" stop "$work/pg" >/dev/null 2>&1
-	if [ "$fail" -eq 0 ]; then rm -rf "$work"; else echo "kept $work"; fi
+	itest_stop_pg_and_work
 }
 trap cleanup EXIT
-unset DATABASE_URL
-set -a
-eval "$("$top/scripts/pg-embedded" start "$work/pg")" || exit 1
-set +a
+itest_pg || exit 1
 
 "$bin/toll-central" --migrate >"$work/migrate.log" 2>&1
 check "migrate" test $? -eq 0
@@ -143,5 +130,4 @@ done
 kill "$lane_pid" "$central_pid"
 wait "$lane_pid" "$central_pid" 2>/dev/null
 lane_pid= central_pid=
-echo "$pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+itest_done
