@@ -46,6 +46,7 @@ struct api {
 	size_t npartners;
 	int64_t partners_at, last_unknown_reload;
 	int reloading;
+	pthread_cond_t reloaded; /* reloading went back to 0 */
 	struct cdb *dbs[MAX_THREADS];
 	int ndbs;
 	char *cert_pem, *key_pem;
@@ -202,13 +203,22 @@ load_partners(struct api *a, struct cdb *db)
 	return 0;
 }
 
-/* Reload when due (one thread at a time). */
+/* Reload when due (one thread at a time).  A thread that met an unknown
+ * partner while another thread reloads waits for that reload and looks
+ * again: at start, every thread but the first would otherwise refuse its
+ * partners (401 unknown-partner) until the first load is done. */
 static void
 maybe_reload(struct api *a, struct cdb *db, int unknown)
 {
 	int64_t now = toll_mono_ms();
 	int due;
 	pthread_mutex_lock(&a->mu);
+	if (unknown && a->reloading) {
+		while (a->reloading)
+			pthread_cond_wait(&a->reloaded, &a->mu);
+		pthread_mutex_unlock(&a->mu);
+		return;
+	}
 	due = !a->reloading && (now - a->partners_at >= a->c.partners_refresh_ms ||
 				(unknown && now - a->last_unknown_reload >= UNKNOWN_RELOAD_MS));
 	if (due) {
@@ -222,6 +232,7 @@ maybe_reload(struct api *a, struct cdb *db, int unknown)
 	(void)load_partners(a, db);
 	pthread_mutex_lock(&a->mu);
 	a->reloading = 0;
+	pthread_cond_broadcast(&a->reloaded);
 	pthread_mutex_unlock(&a->mu);
 }
 
@@ -739,6 +750,7 @@ api_start(const struct api_conf *c, struct api **out, char *err, size_t errlen)
 		return TOLL_ENOMEM;
 	a->c = *c;
 	pthread_mutex_init(&a->mu, NULL);
+	pthread_cond_init(&a->reloaded, NULL);
 	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG | MHD_USE_AUTO;
 	if (c->tls_cert != NULL && c->tls_cert[0] != 0) {
 		if (MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES) {
@@ -793,6 +805,7 @@ api_stop(struct api *a)
 	if (a->key_pem != NULL)
 		memset(a->key_pem, 0, strlen(a->key_pem));
 	free(a->key_pem);
+	pthread_cond_destroy(&a->reloaded);
 	pthread_mutex_destroy(&a->mu);
 	free(a);
 }

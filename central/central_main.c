@@ -108,7 +108,7 @@ static const struct toll_cfg_key central_keys[] = {
 	{"api.listen", TOLL_CFG_STRING, 0, 255, "", F(api_listen), 0, 0, 0, "partners' top-up API, HOST:PORT (IPv4; empty: off)"},
 	{"api.tls_cert", TOLL_CFG_STRING, 0, PATH_LEN, "", F(api_tls_cert), 0, 0, 0, "HTTPS: the certificate chain (PEM); empty: plain HTTP"},
 	{"api.tls_key", TOLL_CFG_STRING, 0, PATH_LEN, "", F(api_tls_key), 0, 0, 0, "HTTPS: the certificate's private key (PEM)"},
-	{"api.threads", TOLL_CFG_INT, 1, 256, "16", F(api_threads), 0, 0, 0, "HTTP threads, each with a database connection"},
+	{"api.threads", TOLL_CFG_INT, 1, 256, "4", F(api_threads), 0, 0, 0, "HTTP threads, each with a database connection (about 2 per database CPU: more only add contention)"},
 	{"api.max_body", TOLL_CFG_BYTES, 256, 1048576, "8KiB", F(api_max_body), 0, 0, 0, "largest request body accepted (413 above)"},
 	{"api.clock_window", TOLL_CFG_MS, 1000, 3600000, "300s", F(api_clock_window_ms), 0, 0, 0, "requests signed further than this from central's clock are refused"},
 	{"api.partners_refresh", TOLL_CFG_MS, 100, 3600000, "5s", F(api_partners_refresh_ms), 0, 0, 0, "reload partners (secrets, limits, active) this often"},

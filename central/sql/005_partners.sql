@@ -75,11 +75,15 @@ LANGUAGE sql IMMUTABLE AS $$
 	SELECT json_build_object('error', p_code, 'message', p_message)::text
 $$;
 
--- The money and the driver's status, for a top-up (delta > 0) or a
--- reversal (delta < 0); returns the ledger entry and the driver's new
--- balance.  The driver's row is locked before the partner's in every
+-- The driver's side of a top-up (delta > 0) or a reversal (delta < 0):
+-- the ledger entry (from or to the partner's account), the driver's
+-- balance, status and list stamp, the notifications; returns the entry and
+-- the driver's new balance.  The partner's balance is the caller's last
+-- statement (toll_api_partner): every top-up of one partner updates that
+-- one row and holds its lock until COMMIT, so it is taken as late as
+-- possible.  Rows are locked driver first, then partner, in every
 -- transaction: two top-ups never deadlock.
-CREATE FUNCTION toll_api_move(p_partner_account bigint, p_account bigint, p_delta bigint, p_kind text,
+CREATE FUNCTION toll_api_move_driver(p_partner_account bigint, p_account bigint, p_delta bigint, p_kind text,
 	p_ref text, p_corrects bigint, OUT ledger_id bigint, OUT balance bigint)
 LANGUAGE plpgsql AS $$
 DECLARE
@@ -92,7 +96,6 @@ BEGIN
 			WHEN a.balance_vnd + p_delta < a.low_threshold_vnd THEN 1 ELSE 0 END,
 		list_xid = pg_current_xact_id()::text::bigint
 		WHERE a.id = p_account RETURNING a.balance_vnd, a.status INTO balance, new_status;
-	UPDATE accounts SET balance_vnd = balance_vnd - p_delta WHERE id = p_partner_account;
 	IF p_delta > 0 THEN
 		INSERT INTO ledger_entries (kind, reference, debit_account, credit_account, amount_vnd, corrects)
 			VALUES (p_kind, p_ref, p_partner_account, p_account, p_delta, p_corrects) RETURNING id INTO ledger_id;
@@ -106,6 +109,23 @@ BEGIN
 		INSERT INTO notifications (account_id, kind, status, balance_vnd)
 			VALUES (p_account, 'status', new_status, balance);
 	END IF;
+END;
+$$;
+
+CREATE FUNCTION toll_api_partner(p_partner_account bigint, p_delta bigint) RETURNS void
+LANGUAGE sql AS $$
+	UPDATE accounts SET balance_vnd = balance_vnd - p_delta WHERE id = p_partner_account
+$$;
+
+-- The whole money move, both sides (what a top-up is without its
+-- signature, idempotency and answer: bench/topup's baseline).
+CREATE FUNCTION toll_api_move(p_partner_account bigint, p_account bigint, p_delta bigint, p_kind text,
+	p_ref text, p_corrects bigint, OUT ledger_id bigint, OUT balance bigint)
+LANGUAGE plpgsql AS $$
+BEGIN
+	SELECT m.ledger_id, m.balance INTO ledger_id, balance
+		FROM toll_api_move_driver(p_partner_account, p_account, p_delta, p_kind, p_ref, p_corrects) m;
+	PERFORM toll_api_partner(p_partner_account, p_delta);
 END;
 $$;
 
@@ -178,13 +198,14 @@ BEGIN
 		RETURN;
 	END IF;
 	SELECT account_id INTO pa FROM partners WHERE id = p_partner;
-	SELECT * INTO mv FROM toll_api_move(pa, acc, p_amount, 'topup', p_partner || ':' || p_ref, NULL);
-	v_id := nextval(pg_get_serial_sequence('topups', 'id'));
+	SELECT * INTO mv FROM toll_api_move_driver(pa, acc, p_amount, 'topup', p_partner || ':' || p_ref, NULL);
+	v_id := nextval('topups_id_seq');
 	http_status := 201;
 	body := toll_api_answer(v_id, 'topup', p_ref, acc, p_amount, mv.balance, false, v_at);
 	INSERT INTO topups (id, partner_id, idem_key, request_sha256, kind, partner_ref, account_id, amount_vnd,
 		ledger_id, http_status, response, created_at)
 		VALUES (v_id, p_partner, p_key, p_hash, 'topup', p_ref, acc, p_amount, mv.ledger_id, http_status, body, v_at);
+	PERFORM toll_api_partner(pa, p_amount);
 END;
 $$;
 
@@ -229,16 +250,17 @@ BEGIN
 		RETURN;
 	END IF;
 	SELECT account_id INTO pa FROM partners WHERE id = p_partner;
-	SELECT * INTO mv FROM toll_api_move(pa, t.account_id, -t.amount_vnd, 'correction',
+	SELECT * INTO mv FROM toll_api_move_driver(pa, t.account_id, -t.amount_vnd, 'correction',
 		p_partner || ':' || p_ref || ':reversal' || CASE WHEN p_reason <> '' THEN ': ' || p_reason ELSE '' END,
 		t.ledger_id);
-	v_id := nextval(pg_get_serial_sequence('topups', 'id'));
+	v_id := nextval('topups_id_seq');
 	http_status := 201;
 	body := toll_api_answer(v_id, 'reversal', p_ref, t.account_id, t.amount_vnd, mv.balance, true, v_at);
 	INSERT INTO topups (id, partner_id, idem_key, request_sha256, kind, partner_ref, account_id, amount_vnd,
 		ledger_id, reverses, http_status, response, created_at)
 		VALUES (v_id, p_partner, p_key, p_hash, 'reversal', p_ref, t.account_id, t.amount_vnd, mv.ledger_id,
 			t.id, http_status, body, v_at);
+	PERFORM toll_api_partner(pa, -t.amount_vnd);
 END;
 $$;
 
