@@ -184,8 +184,8 @@ load_partners(struct api *a, struct cdb *db)
 		memcpy(v[k].secret, sec, len);
 		v[k].secret_len = len;
 		PQfreemem(sec);
-		v[k].min_vnd = strtoll(PQgetvalue(r, (int)i, 2), NULL, 10);
-		v[k].max_vnd = strtoll(PQgetvalue(r, (int)i, 3), NULL, 10);
+		v[k].min_vnd = cdb_int(r, (int)i, 2);
+		v[k].max_vnd = cdb_int(r, (int)i, 3);
 		v[k].active = strcmp(PQgetvalue(r, (int)i, 4), "t") == 0;
 		k++;
 	}

@@ -295,3 +295,9 @@ cdb_try_lock(struct cdb *db, long long key, const char *what, char *err, size_t 
 	}
 	return 0;
 }
+
+int64_t
+cdb_int(const PGresult *res, int row, int col)
+{
+	return strtoll(PQgetvalue(res, row, col), NULL, 10);
+}

@@ -16,6 +16,7 @@
 #define CENTRAL_CDB_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 
 #include <libpq-fe.h>
@@ -43,6 +44,8 @@ int cdb_copy_in(struct cdb *db, const char *copy_sql, const char *data, size_t l
  * to out (an export of any size, never held whole).  TOLL_ESYS when out
  * fails (the copy is then read to its end and dropped). */
 int cdb_copy_out(struct cdb *db, const char *copy_sql, FILE *out, char *err, size_t errlen);
+/* A result's integer field (0 for NULL or text that is no number). */
+int64_t cdb_int(const PGresult *res, int row, int col);
 /* The TOLL_E* code for a result (NULL: a connection failure). */
 int cdb_error(struct cdb *db, const PGresult *res, char *err, size_t errlen);
 

@@ -66,22 +66,7 @@ set_up(struct listpub *p, int up, uint64_t version)
 	pthread_mutex_unlock(&p->mu);
 }
 
-static void
-sleep_ms(struct listpub *p, int64_t ms)
-{
-	while (ms > 0 && !atomic_load(&p->stop)) {
-		int64_t step = ms > 100 ? 100 : ms;
-		struct timespec ts = {0, (long)step * 1000000L};
-		nanosleep(&ts, NULL);
-		ms -= step;
-	}
-}
 
-static int64_t
-num(const PGresult *r, int row, int col)
-{
-	return strtoll(PQgetvalue(r, row, col), NULL, 10);
-}
 
 /* ---- reading the list from the database --------------------------------- */
 
@@ -119,14 +104,14 @@ tag_of_row(const PGresult *r, int row, struct toll_tsl_tag *t)
 			return TOLL_EFORMAT;
 		t->tid_valid = 1;
 	}
-	t->account_id = (uint64_t)num(r, row, 2);
-	t->vclass = (unsigned)num(r, row, 3);
+	t->account_id = (uint64_t)cdb_int(r, row, 2);
+	t->vclass = (unsigned)cdb_int(r, row, 3);
 	snprintf(t->plate, sizeof(t->plate), "%s", PQgetvalue(r, row, 4));
-	t->status = (unsigned)num(r, row, 5);
-	t->reason = (unsigned)num(r, row, 6);
+	t->status = (unsigned)cdb_int(r, row, 5);
+	t->reason = (unsigned)cdb_int(r, row, 6);
 	t->flags = strcmp(PQgetvalue(r, row, 7), "t") == 0 ? TOLL_TSL_TAG_F_EXEMPT : 0;
 	if (!PQgetisnull(r, row, 11)) {
-		int64_t st = num(r, row, 11), day = num(r, row, 12);
+		int64_t st = cdb_int(r, row, 11), day = cdb_int(r, row, 12);
 		if (st < 1 || st > UINT32_MAX || day < 0 || day > UINT32_MAX)
 			return TOLL_EFORMAT;
 		t->flags |= TOLL_TSL_TAG_F_PASS;
@@ -143,9 +128,9 @@ entry_of_row(const PGresult *r, int row, struct toll_tsl_entry *e)
 	memset(e, 0, sizeof(*e));
 	if (epc_of_hex(PQgetvalue(r, row, 0), &e->epc_bits, e->epc) != 0)
 		return TOLL_EFORMAT;
-	e->station = (uint32_t)num(r, row, 1);
-	e->time_ms = num(r, row, 2);
-	e->state = (unsigned)num(r, row, 3);
+	e->station = (uint32_t)cdb_int(r, row, 1);
+	e->time_ms = cdb_int(r, row, 2);
+	e->state = (unsigned)cdb_int(r, row, 3);
 	return 0;
 }
 
@@ -282,7 +267,7 @@ static void
 seen_of_account(const PGresult *r, int row, struct seen *e)
 {
 	snprintf(e->key, sizeof(e->key), "a%s", PQgetvalue(r, row, 0));
-	e->x1 = strtoll(PQgetvalue(r, row, 2), NULL, 10);
+	e->x1 = cdb_int(r, row, 2);
 	e->x2 = 0;
 	e->x3 = 0;
 }
@@ -291,17 +276,17 @@ static void
 seen_of_tag(const PGresult *r, int row, struct seen *e)
 {
 	snprintf(e->key, sizeof(e->key), "t%s", PQgetvalue(r, row, 0));
-	e->x1 = strtoll(PQgetvalue(r, row, 9), NULL, 10);
-	e->x2 = strtoll(PQgetvalue(r, row, 10), NULL, 10);
-	e->x3 = PQgetisnull(r, row, 13) ? 0 : strtoll(PQgetvalue(r, row, 13), NULL, 10);
+	e->x1 = cdb_int(r, row, 9);
+	e->x2 = cdb_int(r, row, 10);
+	e->x3 = cdb_int(r, row, 13);
 }
 
 static void
 seen_of_entry(const PGresult *r, int row, struct seen *e)
 {
 	snprintf(e->key, sizeof(e->key), "e%s", PQgetvalue(r, row, 0));
-	e->x1 = strtoll(PQgetvalue(r, row, 4), NULL, 10);
-	e->x2 = strtoll(PQgetvalue(r, row, 2), NULL, 10);
+	e->x1 = cdb_int(r, row, 4);
+	e->x2 = cdb_int(r, row, 2);
 	e->x3 = 0;
 }
 
@@ -392,7 +377,7 @@ build_deltas(struct listpub *p, struct cdb *db, const PGresult *const rows[3], c
 				continue;
 			}
 			if (k == 0) {
-				struct toll_tsl_account a = {(uint64_t)num(r, i, 0), num(r, i, 1)};
+				struct toll_tsl_account a = {(uint64_t)cdb_int(r, i, 0), cdb_int(r, i, 1)};
 				rc = toll_tsl_delta_add_account(&b, &a);
 			} else if (k == 1) {
 				struct toll_tsl_tag t;
@@ -467,7 +452,7 @@ write_snapshot(struct listpub *p, struct cdb *db, uint64_t v, char *err, size_t 
 	if (rc == 0)
 		rc = lane_taglist_writer_new(v, &w);
 	for (int i = 0; rc == 0 && i < PQntuples(ra); i++)
-		rc = lane_taglist_writer_account(w, (uint64_t)num(ra, i, 0), num(ra, i, 1));
+		rc = lane_taglist_writer_account(w, (uint64_t)cdb_int(ra, i, 0), cdb_int(ra, i, 1));
 	for (int i = 0; rc == 0 && i < PQntuples(rt); i++) {
 		struct toll_tsl_tag t;
 		rc = tag_of_row(rt, i, &t);
@@ -577,7 +562,7 @@ scan(struct listpub *p, struct cdb *db, struct pubstate *s, int want_snapshot, c
 		rc = cdb_query(db, "SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint", 0, NULL, &rx, err,
 			       errlen);
 	if (rc == 0) {
-		xmin = num(rx, 0, 0);
+		xmin = cdb_int(rx, 0, 0);
 		PQclear(rx);
 	}
 	if (rc == 0 && s->version > 0)
@@ -674,12 +659,12 @@ load_state(struct cdb *db, struct pubstate *s, char *err, size_t errlen)
 		return rc;
 	free(s->seen.v);
 	memset(s, 0, sizeof(*s));
-	if (PQntuples(r) == 1 && num(r, 0, 2) > 0) {
-		s->version = (uint64_t)num(r, 0, 0);
-		s->horizon = num(r, 0, 1);
+	if (PQntuples(r) == 1 && cdb_int(r, 0, 2) > 0) {
+		s->version = (uint64_t)cdb_int(r, 0, 0);
+		s->horizon = cdb_int(r, 0, 1);
 	}
 	/* no snapshot yet (or no deltas): start from scratch, version 1 */
-	if (PQntuples(r) == 1 && num(r, 0, 2) == 0) {
+	if (PQntuples(r) == 1 && cdb_int(r, 0, 2) == 0) {
 		PQclear(r);
 		return cdb_exec(db, "DELETE FROM list_deltas", err, errlen);
 	}
@@ -713,7 +698,7 @@ pub_thread(void *arg)
 						toll_notice("list: %s", err);
 					standby = 1;
 					set_up(p, 2, 0);
-					sleep_ms(p, 1000);
+					toll_sleep_ms_unless(&p->stop, 1000);
 					continue;
 				}
 				set_up(p, 0, 0);
@@ -721,7 +706,7 @@ pub_thread(void *arg)
 				if (wait_ms > p->c.retry_max_ms)
 					wait_ms = p->c.retry_max_ms;
 				toll_warn("list: database: %s (again in %" PRId64 " ms)", err, wait_ms);
-				sleep_ms(p, wait_ms);
+				toll_sleep_ms_unless(&p->stop, wait_ms);
 				continue;
 			}
 			standby = 0;
@@ -739,7 +724,7 @@ pub_thread(void *arg)
 				db = NULL;
 				set_up(p, 0, 0);
 			}
-			sleep_ms(p, 500);
+			toll_sleep_ms_unless(&p->stop, 500);
 			continue;
 		}
 		int64_t now = toll_mono_ms();
@@ -756,7 +741,7 @@ pub_thread(void *arg)
 			}
 			next_beat = now + p->c.heartbeat_ms;
 		}
-		sleep_ms(p, p->c.interval_ms);
+		toll_sleep_ms_unless(&p->stop, p->c.interval_ms);
 	}
 	free(s.seen.v);
 	cdb_close(db);
@@ -797,7 +782,7 @@ serve_deltas(struct listpub *p, struct cdb *db, const struct toll_tsl_msg *m, ch
 		*dberr = 1;
 		return answer_error(p, 0, TOLL_TSL_ERR_BUSY, "central's database is not answering");
 	}
-	uint64_t latest = (uint64_t)num(r, 0, 0), oldest = (uint64_t)num(r, 0, 1);
+	uint64_t latest = (uint64_t)cdb_int(r, 0, 0), oldest = (uint64_t)cdb_int(r, 0, 1);
 	size_t len = 0;
 	if (latest == 0) {
 		len = answer_error(p, 0, TOLL_TSL_ERR_BUSY, "no list yet");
@@ -864,7 +849,7 @@ serve_snapshot(struct listpub *p, struct cdb *db, const struct toll_tsl_msg *m, 
 		PQclear(r);
 		return len;
 	}
-	uint64_t version = (uint64_t)num(r, 0, 0), total = (uint64_t)num(r, 0, 2), latest = (uint64_t)num(r, 0, 5);
+	uint64_t version = (uint64_t)cdb_int(r, 0, 0), total = (uint64_t)cdb_int(r, 0, 2), latest = (uint64_t)cdb_int(r, 0, 5);
 	uint8_t sha[32], sig[64];
 	char path[600];
 	snprintf(path, sizeof(path), "%s/%s", p->dir, PQgetvalue(r, 0, 1));

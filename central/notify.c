@@ -110,16 +110,6 @@ notify_mode_name(enum notify_mode m)
 	return (unsigned)m < 3 ? mode_names[m] : "?";
 }
 
-static void
-sleep_ms(struct notify *n, int64_t ms)
-{
-	while (ms > 0 && !atomic_load(&n->stop)) {
-		int64_t step = ms > 100 ? 100 : ms;
-		struct timespec ts = {0, (long)step * 1000000L};
-		nanosleep(&ts, NULL);
-		ms -= step;
-	}
-}
 
 /* ---- the webhook key -------------------------------------------------------- */
 
@@ -185,16 +175,11 @@ enum {
 	" LEFT JOIN vehicles v ON v.id = tg.vehicle_id"                                                    \
 	" ORDER BY n.id"
 
-static int64_t
-num(const PGresult *r, int row, int col)
-{
-	return strtoll(PQgetvalue(r, row, col), NULL, 10);
-}
 
 static json_t *
 int_or_null(const PGresult *r, int row, int col)
 {
-	return PQgetisnull(r, row, col) ? json_null() : json_integer(num(r, row, col));
+	return PQgetisnull(r, row, col) ? json_null() : json_integer(cdb_int(r, row, col));
 }
 
 static json_t *
@@ -231,23 +216,23 @@ note_body(const PGresult *r, int row)
 	if (o == NULL)
 		return NULL;
 	json_object_set_new(o, "version", json_integer(1));
-	json_object_set_new(o, "id", json_integer(num(r, row, C_ID)));
+	json_object_set_new(o, "id", json_integer(cdb_int(r, row, C_ID)));
 	json_object_set_new(o, "kind", json_string(PQgetvalue(r, row, C_KIND)));
-	json_object_set_new(o, "account_id", json_integer(num(r, row, C_ACCOUNT)));
+	json_object_set_new(o, "account_id", json_integer(cdb_int(r, row, C_ACCOUNT)));
 	json_object_set_new(o, "created_at", json_string(PQgetvalue(r, row, C_CREATED)));
 	json_object_set_new(o, "amount_vnd", int_or_null(r, row, C_AMOUNT));
 	json_object_set_new(o, "balance_vnd", int_or_null(r, row, C_BALANCE));
 	json_object_set_new(o, "status", PQgetisnull(r, row, C_STATUS) ? json_null()
-					 : json_string(status_name(num(r, row, C_STATUS))));
+					 : json_string(status_name(cdb_int(r, row, C_STATUS))));
 	json_object_set_new(o, "txn_id", str_or_null(r, row, C_TXN));
 	if (!PQgetisnull(r, row, C_STATION)) {
 		json_t *p = json_object();
-		const char *oname = toll_outcome_name((int)num(r, row, C_OUTCOME));
-		json_object_set_new(p, "station_id", json_integer(num(r, row, C_STATION)));
+		const char *oname = toll_outcome_name((int)cdb_int(r, row, C_OUTCOME));
+		json_object_set_new(p, "station_id", json_integer(cdb_int(r, row, C_STATION)));
 		json_object_set_new(p, "station_name", str_or_null(r, row, C_STATION_NAME));
-		json_object_set_new(p, "lane_id", json_integer(num(r, row, C_LANE)));
-		json_object_set_new(p, "time", iso_of_ms(num(r, row, C_TIME)));
-		json_object_set_new(p, "utc_offset_min", json_integer(num(r, row, C_OFFSET)));
+		json_object_set_new(p, "lane_id", json_integer(cdb_int(r, row, C_LANE)));
+		json_object_set_new(p, "time", iso_of_ms(cdb_int(r, row, C_TIME)));
+		json_object_set_new(p, "utc_offset_min", json_integer(cdb_int(r, row, C_OFFSET)));
 		json_object_set_new(p, "outcome", oname != NULL ? json_string(oname) : json_null());
 		json_object_set_new(p, "plate", str_or_null(r, row, C_PLATE));
 		json_object_set_new(o, "passage", p);
@@ -582,9 +567,9 @@ fetch(struct cdb *db, const char *where, int np, const char *const *p, int src, 
 	for (int i = 0; i < PQntuples(r) && *nv < cap; i++) {
 		struct note *x = &v[(*nv)++];
 		memset(x, 0, sizeof(*x));
-		x->id = num(r, i, C_ID);
-		x->account = num(r, i, C_ACCOUNT);
-		x->attempts = num(r, i, C_ATTEMPTS);
+		x->id = cdb_int(r, i, C_ID);
+		x->account = cdb_int(r, i, C_ACCOUNT);
+		x->attempts = cdb_int(r, i, C_ATTEMPTS);
 		x->fresh = strcmp(PQgetvalue(r, i, C_FRESH), "t") == 0;
 		x->src = src;
 		snprintf(x->kind, sizeof(x->kind), "%s", PQgetvalue(r, i, C_KIND));
@@ -753,11 +738,11 @@ read_state(struct notify *n, struct cdb *db, char *err, size_t errlen)
 		return toll_errf(err, errlen, TOLL_EDB, "notify_state has no row (was 006_notify.sql applied?)");
 	}
 	pthread_mutex_lock(&n->mu);
-	n->st.cursor = (uint64_t)num(r, 0, 0);
-	n->st.sent_total = (uint64_t)num(r, 0, 1);
-	n->st.failed_total = (uint64_t)num(r, 0, 2);
-	n->st.retrying = (uint64_t)num(r, 0, 3);
-	n->st.lag_ms = num(r, 0, 4);
+	n->st.cursor = (uint64_t)cdb_int(r, 0, 0);
+	n->st.sent_total = (uint64_t)cdb_int(r, 0, 1);
+	n->st.failed_total = (uint64_t)cdb_int(r, 0, 2);
+	n->st.retrying = (uint64_t)cdb_int(r, 0, 3);
+	n->st.lag_ms = cdb_int(r, 0, 4);
 	n->st.paused = toll_mono_ms() < n->pause_until;
 	pthread_mutex_unlock(&n->mu);
 	PQclear(r);
@@ -929,7 +914,7 @@ restart_from_cursor(struct notify *n, struct cdb *db, char *err, size_t errlen)
 		PQclear(r);
 		return toll_errf(err, errlen, TOLL_EDB, "notify_state has no row (was 006_notify.sql applied?)");
 	}
-	n->cursor = n->hi = num(r, 0, 0);
+	n->cursor = n->hi = cdb_int(r, 0, 0);
 	n->cand = 0;
 	n->cand_xmax = 0;
 	PQclear(r);
@@ -960,7 +945,7 @@ notify_thread(void *arg)
 						toll_notice("notify: %s", err);
 					standby = 1;
 					set_up(n, 2);
-					sleep_ms(n, 1000);
+					toll_sleep_ms_unless(&n->stop, 1000);
 					continue;
 				}
 				set_up(n, 0);
@@ -968,7 +953,7 @@ notify_thread(void *arg)
 				if (wait_ms > n->c.retry_max_ms)
 					wait_ms = n->c.retry_max_ms;
 				toll_warn("notify: database: %s (again in %" PRId64 " ms)", err, wait_ms);
-				sleep_ms(n, wait_ms);
+				toll_sleep_ms_unless(&n->stop, wait_ms);
 				continue;
 			}
 			if (standby)
@@ -990,11 +975,11 @@ notify_thread(void *arg)
 				db = NULL;
 				set_up(n, 0);
 			}
-			sleep_ms(n, 500);
+			toll_sleep_ms_unless(&n->stop, 500);
 			continue;
 		}
 		if (!more)
-			sleep_ms(n, n->c.interval_ms);
+			toll_sleep_ms_unless(&n->stop, n->c.interval_ms);
 	}
 	cdb_close(db);
 	return NULL;

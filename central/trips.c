@@ -48,38 +48,23 @@ bump(struct trips *t, uint64_t *field, uint64_t n)
 	pthread_mutex_unlock(&t->mu);
 }
 
-static void
-sleep_ms(struct trips *t, int64_t ms)
-{
-	while (ms > 0 && !atomic_load(&t->stop)) {
-		int64_t step = ms > 100 ? 100 : ms;
-		struct timespec ts = {0, (long)step * 1000000L};
-		nanosleep(&ts, NULL);
-		ms -= step;
-	}
-}
 
-static int64_t
-num(const PGresult *r, int row, int col)
-{
-	return strtoll(PQgetvalue(r, row, col), NULL, 10);
-}
 
 static void
 exit_of_row(const PGresult *r, int row, struct texit *e)
 {
 	snprintf(e->txn, sizeof(e->txn), "%s", PQgetvalue(r, row, 0));
 	snprintf(e->epc, sizeof(e->epc), "%s", PQgetvalue(r, row, 1));
-	e->account = num(r, row, 2);
-	e->network = num(r, row, 3);
-	e->station = num(r, row, 4);
-	e->time_ms = num(r, row, 5);
-	e->vclass = num(r, row, 6);
-	e->flags = num(r, row, 7);
-	e->fee = num(r, row, 8);
+	e->account = cdb_int(r, row, 2);
+	e->network = cdb_int(r, row, 3);
+	e->station = cdb_int(r, row, 4);
+	e->time_ms = cdb_int(r, row, 5);
+	e->vclass = cdb_int(r, row, 6);
+	e->flags = cdb_int(r, row, 7);
+	e->fee = cdb_int(r, row, 8);
 	e->posted = strcmp(PQgetvalue(r, row, 9), "t") == 0;
-	e->entry_station = num(r, row, 10);
-	e->entry_time_ms = num(r, row, 11);
+	e->entry_station = cdb_int(r, row, 10);
+	e->entry_time_ms = cdb_int(r, row, 11);
 }
 
 /* The newest tariff, parsed again only when its version changed. */
@@ -90,7 +75,7 @@ load_tariff(struct trips *t, struct cdb *db, char *err, size_t errlen)
 	int rc = cdb_query(db, "SELECT version FROM tariffs ORDER BY version DESC LIMIT 1", 0, NULL, &r, err, errlen);
 	if (rc != 0)
 		return rc;
-	uint64_t v = PQntuples(r) == 1 ? (uint64_t)num(r, 0, 0) : 0;
+	uint64_t v = PQntuples(r) == 1 ? (uint64_t)cdb_int(r, 0, 0) : 0;
 	PQclear(r);
 	if (v == 0 || (t->tariff != NULL && lane_tariff_version(t->tariff) == v))
 		return 0;
@@ -302,7 +287,7 @@ new_exits(struct trips *t, struct cdb *db, char *err, size_t errlen)
 		if (PQntuples(r2) == 1) {
 			char ent[40];
 			snprintf(ent, sizeof(ent), "%s", PQgetvalue(r2, 0, 0));
-			int64_t est = num(r2, 0, 1);
+			int64_t est = cdb_int(r2, 0, 1);
 			PQclear(r2);
 			rc = match(t, db, &e, ent, est, err, errlen);
 		} else {
@@ -331,7 +316,7 @@ new_entries(struct trips *t, struct cdb *db, char *err, size_t errlen)
 	snprintf(sx, sizeof(sx), "%" PRId64, t->c.expiry_ms);
 	for (int i = 0; rc == 0 && i < PQntuples(r); i++) {
 		const char *ent = PQgetvalue(r, i, 0);
-		if (num(r, i, 5) == 1) {
+		if (cdb_int(r, i, 5) == 1) {
 			PGresult *r2;
 			const char *p[4] = {PQgetvalue(r, i, 1), PQgetvalue(r, i, 2), PQgetvalue(r, i, 3), sx};
 			rc = cdb_query(
@@ -346,7 +331,7 @@ new_entries(struct trips *t, struct cdb *db, char *err, size_t errlen)
 				struct texit e;
 				exit_of_row(r2, 0, &e);
 				PQclear(r2);
-				rc = match(t, db, &e, ent, num(r, i, 4), err, errlen);
+				rc = match(t, db, &e, ent, cdb_int(r, i, 4), err, errlen);
 				if (rc != 0)
 					break;
 				continue; /* match closed (and checked) it */
@@ -439,7 +424,7 @@ trips_thread(void *arg)
 						toll_notice("trips: %s", err);
 					standby = 1;
 					set_up(t, 2);
-					sleep_ms(t, 1000);
+					toll_sleep_ms_unless(&t->stop, 1000);
 					continue;
 				}
 				set_up(t, 0);
@@ -447,7 +432,7 @@ trips_thread(void *arg)
 				if (wait_ms > t->c.retry_max_ms)
 					wait_ms = t->c.retry_max_ms;
 				toll_warn("trips: database: %s (again in %" PRId64 " ms)", err, wait_ms);
-				sleep_ms(t, wait_ms);
+				toll_sleep_ms_unless(&t->stop, wait_ms);
 				continue;
 			}
 			standby = 0;
@@ -465,12 +450,12 @@ trips_thread(void *arg)
 				db = NULL;
 				set_up(t, 0);
 			}
-			sleep_ms(t, 500);
+			toll_sleep_ms_unless(&t->stop, 500);
 			continue;
 		}
 		if (do_expire)
 			next_expire = now + EXPIRE_EVERY_MS;
-		sleep_ms(t, t->c.interval_ms);
+		toll_sleep_ms_unless(&t->stop, t->c.interval_ms);
 	}
 	lane_tariff_free(t->tariff);
 	t->tariff = NULL;

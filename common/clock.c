@@ -28,3 +28,14 @@ toll_real_ms(void)
 {
 	return clock_us(CLOCK_REALTIME) / 1000;
 }
+
+void
+toll_sleep_ms_unless(const atomic_int *stop, int64_t ms)
+{
+	while (ms > 0 && !atomic_load(stop)) {
+		int64_t step = ms > 100 ? 100 : ms;
+		struct timespec ts = {0, (long)step * 1000000L};
+		nanosleep(&ts, NULL);
+		ms -= step;
+	}
+}
