@@ -176,6 +176,13 @@ BEGIN
 		RETURN;
 	END IF;
 	IF EXISTS (SELECT 1 FROM topups WHERE partner_id = p_partner AND partner_ref = p_ref AND kind = 'topup') THEN
+		-- committed since the lookup above: under this key (a racing
+		-- retry: its answer), or another
+		SELECT s.http_status, s.body INTO http_status, body FROM toll_api_stored(p_partner, p_key, p_hash) s;
+		IF http_status IS NOT NULL THEN
+			retried := http_status < 300;
+			RETURN;
+		END IF;
 		http_status := 409;
 		body := toll_api_error('partner-ref-used', 'a top-up with this partner_ref exists, under another Idempotency-Key');
 		RETURN;
@@ -239,6 +246,11 @@ BEGIN
 		RETURN;
 	END IF;
 	IF EXISTS (SELECT 1 FROM topups WHERE reverses = t.id) THEN
+		SELECT s.http_status, s.body INTO http_status, body FROM toll_api_stored(p_partner, p_key, p_hash) s;
+		IF http_status IS NOT NULL THEN
+			retried := http_status < 300;
+			RETURN;
+		END IF;
 		http_status := 409;
 		body := toll_api_error('already-reversed', 'this top-up was reversed (under another Idempotency-Key)');
 		RETURN;
