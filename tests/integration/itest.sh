@@ -8,6 +8,8 @@
 #   itest_stop_pg_and_work the end of a test's cleanup
 #   itest_done             "N passed, M failed" and the exit status
 # $top is the source tree, $bin the programs (TOLL_BIN, default build/bin).
+# The tests' ports are drawn from 20000-31999, below Linux's ephemeral range
+# (32768-60999), so an outgoing connection never holds one a test listens on.
 top=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 bin=${TOLL_BIN:-$top/build/bin}
 pass=0

@@ -43,7 +43,7 @@ INSERT INTO partners (id, name, secret, account_id) VALUES ('bank1', 'Bank One',
 EOF
 check "accounts, partners" test $? -eq 0
 
-port=$((20000 + RANDOM % 20000))
+port=$((20000 + RANDOM % 12000))
 aport=$((port + 3))
 "$bin/toll-central" run --set "listen=tcp://127.0.0.1:$port" --set "control.socket=$work/c.sock" \
 	--set "list.key=$work/list.key" --set "list.publish=tcp://127.0.0.1:$((port + 1))" \
@@ -218,6 +218,12 @@ openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 
 	--set "api.listen=127.0.0.1:$aport" --set "api.tls_cert=$work/nonexistent.crt" \
 	--set "api.tls_key=$work/api.key" >"$work/central-bad.log" 2>&1
 check "a missing certificate: central refuses to start" test $? -ne 0
+for bad in nonsense 127.0.0.1 127.0.0.1:99999 localhost:7400; do
+	"$bin/toll-central" run --set "listen=tcp://127.0.0.1:$port" --set "control.socket=$work/c.sock" \
+		--set "api.listen=$bad" >"$work/central-badlisten.log" 2>&1
+	check "api.listen=$bad: central refuses to start" test $? -ne 0
+	check "  and says why" grep -q "api.listen" "$work/central-badlisten.log"
+done
 check "  and says which file" grep -q nonexistent.crt "$work/central-bad.log"
 "$bin/toll-central" run --set "listen=tcp://127.0.0.1:$port" --set "control.socket=$work/c.sock" \
 	--set "api.listen=127.0.0.1:$aport" --set "api.tls_cert=$work/api.crt" \

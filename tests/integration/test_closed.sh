@@ -58,7 +58,7 @@ INSERT INTO tags (epc_hex, vehicle_id) VALUES ('303400000000000000000001', 1), (
 EOF
 check "accounts, vehicles, tags" test $? -eq 0
 
-port=$((20000 + RANDOM % 20000))
+port=$((20000 + RANDOM % 12000))
 sport=$((port + 7)) # toll-sim: lane 0 (201), 1 (202), 2 (204)
 dead=$((port + 5))  # nothing listens here: a plaza cut off from central
 start_central() {

@@ -110,7 +110,7 @@ check "config: a good one accepted" "$bin/toll-central" --check-config --set not
 	--set notify.url=http://127.0.0.1:9/x --set "notify.secret_file=$work/hook.secret" >/dev/null 2>&1
 check "the outbox starts after what was there: cursor at 0" sqlis "SELECT cursor_id FROM notify_state" 0
 
-port=$((20000 + RANDOM % 20000))
+port=$((20000 + RANDOM % 12000))
 rport=0 # the receiver's: the kernel picks it the first time, then it stays
 aport=$((port + 3)) # the partner API
 sport=$((port + 7)) # toll-sim

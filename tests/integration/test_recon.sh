@@ -219,7 +219,7 @@ check "  and the header says so" grep -q "^header-day," "$work/out"
 echo "# lanes"
 "$bin/toll-central" keygen "$work/list.key" >"$work/listkey.txt"
 listpub=$(awk '/public key/ {print $3}' "$work/listkey.txt")
-port=$((20000 + RANDOM % 20000))
+port=$((20000 + RANDOM % 12000))
 sport=$((port + 7)) # toll-sim: lane 0 (101/1), lane 1 (101/2)
 dead=$((port + 5))  # nothing listens here: lane 2's plaza cut off from central
 "$bin/toll-central" run --set "listen=tcp://127.0.0.1:$port" --set "control.socket=$work/c.sock" \

@@ -53,7 +53,7 @@ INSERT INTO tags (epc_hex, vehicle_id) VALUES ('303400000000000000000001', 1), (
 EOF
 check "accounts, vehicles, tags, lane" test $? -eq 0
 
-port=$((20000 + RANDOM % 20000))
+port=$((20000 + RANDOM % 12000))
 sport=$((port + 7))
 start_central() {
 	"$bin/toll-central" run --set "listen=tcp://127.0.0.1:$port" --set "control.socket=$work/c.sock" \

@@ -91,7 +91,7 @@ check "register" test $? -eq 0
 check "tag list" test $? -eq 0
 for i in $(seq 1 400); do printf '30340000000000000000%04x\n' "$i"; done >"$work/simtags.txt"
 
-cport=$((20000 + RANDOM % 20000))
+cport=$((20000 + RANDOM % 12000))
 sport=$((cport + 7))
 tls_url="tls+tcp://127.0.0.1:$cport"
 

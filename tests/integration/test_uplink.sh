@@ -50,7 +50,7 @@ check "register lane 2" test $? -eq 0
 check "tag list" test $? -eq 0
 for i in $(seq 1 400); do printf '30340000000000000000%04x\n' "$i"; done >"$work/simtags.txt"
 
-cport=$((20000 + RANDOM % 20000))
+cport=$((20000 + RANDOM % 12000))
 sport=$((cport + 7))
 start_central() {
 	"$bin/toll-central" run --set "listen=tcp://127.0.0.1:$cport" --set "control.socket=$work/c.sock" \
